@@ -1,0 +1,110 @@
+package stream
+
+import (
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Kind tells log lines from metric samples.
+type Kind uint8
+
+// The kinds of event.
+const (
+	KindLine   Kind = iota // a log line: written with no event: field
+	KindMetric             // a metrics sample: event: metric, data is JSON
+)
+
+// Event is one line or sample, encoded once and shared, read-only, by every
+// client and by the replay buffer.
+type Event struct {
+	ID     uint64 // strictly increasing within the source
+	G      uint64 // agent-wide commit order, the id of the merged stream
+	Kind   Kind
+	Level  Level
+	Source string
+	File   string
+	Time   time.Time
+	// Line is the sanitized line (valid UTF-8, no CR/LF) or, for a metric,
+	// the sample's JSON. It aliases Frame.
+	Line []byte
+	// Frame is the complete SSE event for a single-source text stream.
+	Frame []byte
+
+	jsonOnce   sync.Once
+	jsonFrame  []byte
+	mergedOnce [2]sync.Once
+	merged     [2][]byte
+}
+
+// size is what the event costs the replay buffer's byte budget.
+func (e *Event) size() int { return len(e.Frame) + 160 }
+
+// frame returns the bytes to write for a stream of the given shape. The text
+// frame of a single-source stream is built with the batch; the others are
+// built on first use and then shared.
+func (e *Event) frame(f Format, merged bool) []byte {
+	if merged {
+		i := int(f)
+		e.mergedOnce[i].Do(func() { e.merged[i] = e.buildMerged(f) })
+		return e.merged[i]
+	}
+	if f == FormatText || e.Kind == KindMetric {
+		return e.Frame
+	}
+	e.jsonOnce.Do(func() {
+		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+120)
+		b = appendIDField(b, "", e.ID)
+		b = append(b, "data: "...)
+		b = e.appendJSON(b)
+		e.jsonFrame = append(b, '\n', '\n')
+	})
+	return e.jsonFrame
+}
+
+// mergedPrefix marks ids of the merged stream, so that an id of a single
+// source sent to the merged stream (or the reverse) is seen as unknown rather
+// than misread.
+const mergedPrefix = "m"
+
+func (e *Event) buildMerged(f Format) []byte {
+	b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+140)
+	b = appendIDField(b, mergedPrefix, e.G)
+	if e.Kind == KindMetric {
+		// Say the source inside the sample: {"source":"host",...}.
+		b = append(b, "event: metric\ndata: {\"source\":"...)
+		b = appendJSONString(b, []byte(e.Source))
+		if len(e.Line) > 2 {
+			b = append(b, ',')
+		}
+		b = append(b, e.Line[1:]...)
+		return append(b, '\n', '\n')
+	}
+	b = append(b, "data: "...)
+	if f == FormatJSON {
+		b = e.appendJSON(b)
+	} else {
+		b = append(b, '[')
+		b = append(b, e.Source...)
+		b = append(b, ']', ' ')
+		b = append(b, e.Line...)
+	}
+	return append(b, '\n', '\n')
+}
+
+// appendJSON appends {"id","source","file","time","level","line"}.
+func (e *Event) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":"`...)
+	b = strconv.AppendUint(b, e.ID, 10)
+	b = append(b, `","source":`...)
+	b = appendJSONString(b, []byte(e.Source))
+	b = append(b, `,"file":`...)
+	b = appendJSONString(b, []byte(e.File))
+	b = append(b, `,"time":"`...)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, e.Level.String()...)
+	b = append(b, `","line":`...)
+	b = appendJSONString(b, e.Line)
+	return append(b, '}')
+}

@@ -1,0 +1,214 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Filter is the matching part of a stream request. Clients whose filters are
+// equal share one group per source, so a filter runs once per line however
+// many clients asked for it.
+type Filter struct {
+	Q     string // keep lines containing this, case-insensitive
+	Re    string // keep lines matching this RE2 expression
+	Not   string // drop lines containing this, case-insensitive
+	Level Level  // keep lines at this level or above (LevelUnknown: all)
+
+	q, not []byte // lower-cased needles
+	re     *regexp.Regexp
+}
+
+// Key identifies the filter: requests with equal keys share a group.
+func (f *Filter) Key() string {
+	if f.Q == "" && f.Re == "" && f.Not == "" && f.Level == LevelUnknown {
+		return ""
+	}
+	return strconv.Quote(f.Q) + "\x00" + strconv.Quote(f.Re) + "\x00" + strconv.Quote(f.Not) + "\x00" + f.Level.String()
+}
+
+// Match reports whether an event passes the filter. Metric samples pass every
+// line filter: they have no text to match.
+func (f *Filter) Match(e *Event) bool {
+	if e.Kind != KindLine {
+		return true
+	}
+	if f.Level != LevelUnknown && e.Level < f.Level {
+		return false
+	}
+	line := e.Line
+	if f.q != nil && !containsFold(line, f.q) {
+		return false
+	}
+	if f.not != nil && containsFold(line, f.not) {
+		return false
+	}
+	if f.re != nil && !f.re.Match(line) {
+		return false
+	}
+	return true
+}
+
+// Format selects how events are written.
+type Format uint8
+
+// The formats of the format= parameter.
+const (
+	FormatText Format = iota // data: is the raw line
+	FormatJSON               // data: is {"id","source","file","time","level","line"}
+)
+
+// Request is a parsed, validated stream request.
+type Request struct {
+	Filter  Filter
+	Format  Format
+	Tail    int      // lines of history to send first
+	Fields  []string // metrics sources: top-level fields to keep (nil: all)
+	LastID  string   // from Last-Event-ID or lastEventId; "" when absent
+	Sources []string // for the merged stream
+}
+
+// Limits on request parameters, so that no request makes the agent do
+// unbounded work.
+const (
+	maxPatternLen = 1024
+	maxSources    = 64
+)
+
+// ParseRequest validates the query parameters of a stream request. maxTail
+// bounds tail= (the replay buffer size). The error is one line, fit for a 400.
+func ParseRequest(v url.Values, maxTail int) (*Request, error) {
+	for key := range v {
+		switch key {
+		case "q", "re", "not", "level", "tail", "format", "fields", "lastEventId", "token", "sources":
+		default:
+			return nil, fmt.Errorf("unknown parameter %q", key)
+		}
+	}
+	r := &Request{Tail: 10, Format: FormatText}
+	f := &r.Filter
+	f.Q, f.Re, f.Not = v.Get("q"), v.Get("re"), v.Get("not")
+	for name, s := range map[string]string{"q": f.Q, "re": f.Re, "not": f.Not} {
+		if len(s) > maxPatternLen {
+			return nil, fmt.Errorf("%s is longer than %d bytes", name, maxPatternLen)
+		}
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("%s is not valid UTF-8", name)
+		}
+	}
+	if f.Q != "" {
+		f.q = []byte(strings.ToLower(f.Q))
+	}
+	if f.Not != "" {
+		f.not = []byte(strings.ToLower(f.Not))
+	}
+	if f.Re != "" {
+		re, err := regexp.Compile(f.Re)
+		if err != nil {
+			return nil, fmt.Errorf("bad re: %s", oneLine(err.Error()))
+		}
+		f.re = re
+	}
+	if s := v.Get("level"); s != "" {
+		lv, err := ParseLevel(s)
+		if err != nil {
+			return nil, err
+		}
+		f.Level = lv
+	}
+	if s := v.Get("tail"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("tail must be a whole number >= 0, not %q", s)
+		}
+		r.Tail = min(n, maxTail)
+	}
+	switch s := v.Get("format"); s {
+	case "", "text":
+	case "json":
+		r.Format = FormatJSON
+	default:
+		return nil, fmt.Errorf("unknown format %q (want text or json)", s)
+	}
+	if s := v.Get("fields"); s != "" {
+		fields, err := splitNames(s, "fields")
+		if err != nil {
+			return nil, err
+		}
+		r.Fields = fields
+	}
+	if s := v.Get("sources"); s != "" {
+		srcs, err := splitNames(s, "sources")
+		if err != nil {
+			return nil, err
+		}
+		r.Sources = srcs
+	}
+	r.LastID = v.Get("lastEventId")
+	return r, nil
+}
+
+var errEmptyName = errors.New("empty name")
+
+// splitNames splits a comma-separated list, refusing empty and duplicate
+// entries.
+func splitNames(s, param string) ([]string, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) > maxSources {
+		return nil, fmt.Errorf("%s names more than %d entries", param, maxSources)
+	}
+	seen := make(map[string]bool, len(parts))
+	out := parts[:0]
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("%s: %w", param, errEmptyName)
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+// containsFold reports whether s contains the lower-case needle, ignoring
+// ASCII case, without allocating. Non-ASCII bytes must match exactly, which
+// is right for the lower-case forms of most scripts' log text.
+func containsFold(s, needle []byte) bool {
+	n := len(needle)
+	if n == 0 {
+		return true
+	}
+	first := needle[0]
+	upper := first
+	if first >= 'a' && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+n <= len(s); i++ {
+		c := s[i]
+		if c != first && c != upper {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,265 @@
+// Package stream turns lines and samples into Server-Sent-Events streams: it
+// assigns ids, keeps a bounded replay buffer per source, filters once per
+// distinct filter, encodes each event once, and fans the same bytes out to
+// every client that wants them without ever letting a slow client hold up a
+// source or another client.
+package stream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configure a Hub. Every zero value means the default in brackets.
+type Options struct {
+	ReplayLines         int           // events kept per source for tail= and resume [10000]
+	ReplayBytes         int           // bytes kept per source [64 MiB]
+	Heartbeat           time.Duration // comment frame interval [15s]
+	Retry               time.Duration // the retry: hint [3s]
+	ClientBuffer        int           // events queued per client before it is sent a gap [1024]
+	MaxClients          int           // streams in the whole agent [1000]
+	MaxClientsPerSource int           // streams per source [500]
+	MaxClientsPerIP     int           // streams per client address [32]
+	Workers             int           // batches encoded and filtered at once [GOMAXPROCS]
+	BatchMaxLines       int           // lines per batch [512]
+	WriteTimeout        time.Duration // deadline of each write to a client [10s]
+	// ClientIP names the address the per-IP cap counts; nil uses the
+	// connection's remote address, which is right without a trusted proxy.
+	ClientIP func(*http.Request) string
+	Logger   *zap.Logger // nil: no logs
+}
+
+func (o *Options) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.ReplayLines, 10000)
+	def(&o.ReplayBytes, 64<<20)
+	def(&o.ClientBuffer, 1024)
+	def(&o.MaxClients, 1000)
+	def(&o.MaxClientsPerSource, 500)
+	def(&o.MaxClientsPerIP, 32)
+	def(&o.Workers, runtime.GOMAXPROCS(0))
+	def(&o.BatchMaxLines, 512)
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Retry <= 0 {
+		o.Retry = 3 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = remoteIP
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Hub owns the sources and the clients of one agent. One lock orders every
+// commit of every source, which gives the merged stream a single order (G)
+// that one id can resume.
+type Hub struct {
+	opts Options
+	log  *zap.Logger
+	sem  chan struct{} // worker pool slots for the per-line work
+
+	mu      sync.Mutex
+	g       uint64 // last G handed out
+	gBase   uint64 // G values of this hub are above it
+	sources map[string]*Source
+	clients map[*client]struct{}
+	perIP   map[string]int
+
+	done      chan struct{}
+	closeOnce sync.Once
+
+	rejected [numRejectReasons]atomic.Uint64
+	sent     atomic.Uint64 // events written to clients
+	sentB    atomic.Uint64 // bytes written to clients
+	dropped  atomic.Uint64 // events a slow client missed
+}
+
+// New returns a Hub; it starts nothing until Run.
+func New(opts Options) *Hub {
+	opts.setDefaults()
+	base := uint64(time.Now().UnixMicro())
+	return &Hub{
+		opts:    opts,
+		log:     opts.Logger,
+		sem:     make(chan struct{}, opts.Workers),
+		g:       base,
+		gBase:   base,
+		sources: make(map[string]*Source),
+		clients: make(map[*client]struct{}),
+		perIP:   make(map[string]int),
+		done:    make(chan struct{}),
+	}
+}
+
+// Run sends heartbeats until ctx is done, then ends every stream. It returns
+// once the heartbeat loop has stopped; handlers notice the closed hub on
+// their own.
+func (h *Hub) Run(ctx context.Context) error {
+	t := time.NewTicker(h.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			h.Close()
+			return nil
+		case <-h.done:
+			return nil
+		case <-t.C:
+			h.mu.Lock()
+			for c := range h.clients {
+				c.heartbeat.Store(true)
+				c.wake()
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// Close ends every stream: handlers return, so http.Server.Shutdown, which
+// does not interrupt streaming handlers, can complete.
+func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.done) }) }
+
+// Done is closed when the hub is closed.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// SourceKind names what a source produces, as shown by /api/sources.
+type SourceKind string
+
+// The source kinds.
+const (
+	KindFile    SourceKind = "file"
+	KindMetrics SourceKind = "metrics"
+)
+
+// Source returns the source of that name, creating it when it does not
+// exist or has another kind. An existing source keeps its replay buffer and
+// clients, which is how a reload leaves the clients of unchanged sources
+// connected.
+func (h *Hub) Source(name string, kind SourceKind) *Source {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s, ok := h.sources[name]; ok {
+		if s.kind == kind {
+			return s
+		}
+		h.removeLocked(s)
+	}
+	s := &Source{
+		hub:    h,
+		name:   name,
+		kind:   kind,
+		base:   uint64(time.Now().UnixMicro()),
+		ring:   newRing(h.opts.ReplayLines, h.opts.ReplayBytes),
+		groups: make(map[string]*group),
+	}
+	s.lastID.Store(s.base)
+	h.sources[name] = s
+	return s
+}
+
+// Remove deletes a source and ends the streams that read it.
+func (h *Hub) Remove(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s, ok := h.sources[name]; ok {
+		h.removeLocked(s)
+	}
+}
+
+func (h *Hub) removeLocked(s *Source) {
+	delete(h.sources, s.name)
+	s.removed = true
+	for _, g := range s.groups {
+		for _, c := range g.clients {
+			c.end()
+		}
+	}
+}
+
+// Names lists the sources, sorted.
+func (h *Hub) Names() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.sources))
+	for n := range h.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SourceStats is one source's line in /api/sources.
+type SourceStats struct {
+	Name        string     `json:"name"`
+	Kind        SourceKind `json:"kind"`
+	Clients     int        `json:"clients"`
+	Lines       uint64     `json:"lines"`
+	LastEventID string     `json:"last_event_id"`
+}
+
+// Stats reports every source, sorted by name.
+func (h *Hub) Stats() []SourceStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]SourceStats, 0, len(h.sources))
+	for _, s := range h.sources {
+		st := SourceStats{Name: s.name, Kind: s.kind, Clients: s.nclients, Lines: s.lines.Load()}
+		if id := s.lastID.Load(); id > s.base {
+			st.LastEventID = formatID(id)
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Counters are the hub's totals, for /metrics.
+type Counters struct {
+	Clients  int
+	Sent     uint64
+	SentB    uint64
+	Dropped  uint64
+	Rejected map[string]uint64
+}
+
+// Counters reads the hub's totals.
+func (h *Hub) Counters() Counters {
+	h.mu.Lock()
+	n := len(h.clients)
+	h.mu.Unlock()
+	c := Counters{Clients: n, Sent: h.sent.Load(), SentB: h.sentB.Load(), Dropped: h.dropped.Load(),
+		Rejected: make(map[string]uint64, numRejectReasons)}
+	for i := range h.rejected {
+		c.Rejected[rejectReason(i).String()] = h.rejected[i].Load()
+	}
+	return c
+}
+
+var errHubClosed = errors.New("hub closed")

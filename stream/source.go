@@ -1,0 +1,233 @@
+package stream
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Line is one line handed to a source by its producer.
+type Line struct {
+	File string
+	Text []byte // without its newline; read-only once handed over
+	Time time.Time
+	Cut  int // when > 0, the line's full length: Text holds only its start
+}
+
+// Source is one named stream: its replay buffer, its filter groups, and the
+// ids of its events. Its producer feeds it from one goroutine (Ingest or
+// PublishMetric), which keeps ids and order without a lock; everything
+// shared with clients is guarded by the hub's lock.
+type Source struct {
+	hub  *Hub
+	name string
+	kind SourceKind
+	base uint64 // ids of this source are above it: ids of an earlier run are below
+	seq  uint64 // owned by the producer goroutine
+
+	// Guarded by hub.mu.
+	ring     *ring
+	groups   map[string]*group
+	nclients int
+	removed  bool
+
+	snap   atomic.Pointer[[]*group] // groups as of the last change, read by workers
+	lines  atomic.Uint64
+	lastID atomic.Uint64
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.name }
+
+// group is the clients of one source that share a filter.
+type group struct {
+	key     string
+	filter  *Filter
+	clients []*client
+}
+
+func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// Ingest feeds the source from in until ctx is done. Lines waiting in the
+// channel are gathered into batches of up to BatchMaxLines; an idle source
+// never waits for company, so a lone line goes out at once, and batches grow
+// only when lines arrive faster than they are sent.
+func (s *Source) Ingest(ctx context.Context, in <-chan []Line) error {
+	max := s.hub.opts.BatchMaxLines
+	var batch []Line
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b := <-in:
+			batch = append(batch[:0], b...)
+		}
+	gather:
+		for len(batch) < max {
+			select {
+			case b := <-in:
+				batch = append(batch, b...)
+			default:
+				break gather
+			}
+		}
+		for len(batch) > 0 {
+			n := min(len(batch), max)
+			if err := s.Publish(ctx, batch[:n]); err != nil {
+				return nil // ctx done
+			}
+			batch = batch[n:]
+		}
+		// Keep the gather buffer's capacity but drop references to the
+		// lines so their bytes can be freed.
+		batch = batch[:0]
+	}
+}
+
+// Publish encodes, filters and sends one batch of lines. The per-line work
+// runs in one of the hub's worker slots; the commit (ring and fan-out) runs
+// under the hub lock. Callers must not call Publish concurrently for one
+// source.
+func (s *Source) Publish(ctx context.Context, lines []Line) error {
+	select {
+	case s.hub.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	events := s.encode(lines)
+	var groups []*group
+	if p := s.snap.Load(); p != nil {
+		groups = *p
+	}
+	matches := matchGroups(groups, events)
+	<-s.hub.sem
+	s.commit(events, groups, matches)
+	return nil
+}
+
+// cutMarker ends a line that was longer than max_line_bytes.
+const cutMarker = " [edgetail: line cut, "
+
+func (s *Source) encode(lines []Line) []Event {
+	events := make([]Event, len(lines))
+	total := 0
+	for i := range lines {
+		total += len(lines[i].Text) + 48
+	}
+	buf := make([]byte, 0, total)
+	type span struct{ start, line, end int }
+	spans := make([]span, len(lines))
+	for i := range lines {
+		l := &lines[i]
+		e := &events[i]
+		s.seq++
+		e.ID = s.base + s.seq
+		e.Kind = KindLine
+		e.Source = s.name
+		e.File = l.File
+		e.Time = l.Time
+		start := len(buf)
+		buf = appendIDField(buf, "", e.ID)
+		buf = append(buf, "data: "...)
+		ls := len(buf)
+		if needsSanitizing(l.Text) {
+			buf = appendSafe(buf, l.Text)
+		} else {
+			buf = append(buf, l.Text...)
+		}
+		if l.Cut > 0 {
+			buf = append(buf, cutMarker...)
+			buf = strconv.AppendInt(buf, int64(l.Cut), 10)
+			buf = append(buf, " bytes]"...)
+		}
+		le := len(buf)
+		buf = append(buf, '\n', '\n')
+		spans[i] = span{start, ls, le}
+	}
+	for i := range events {
+		sp := spans[i]
+		end := sp.end + 2
+		events[i].Frame = buf[sp.start:end:end]
+		events[i].Line = buf[sp.line:sp.end:sp.end]
+		events[i].Level = DetectLevel(events[i].Line)
+	}
+	return events
+}
+
+// PublishMetric sends one sample, already encoded as a JSON object.
+func (s *Source) PublishMetric(t time.Time, sample []byte) {
+	s.seq++
+	events := make([]Event, 1)
+	e := &events[0]
+	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, KindMetric, s.name, t
+	b := make([]byte, 0, len(sample)+48)
+	b = appendIDField(b, "", e.ID)
+	b = append(b, "event: metric\ndata: "...)
+	ls := len(b)
+	b = appendSafe(b, sample)
+	le := len(b)
+	b = append(b, '\n', '\n')
+	e.Frame, e.Line = b, b[ls:le:le]
+	s.commit(events, nil, nil)
+}
+
+// matchGroups runs each distinct filter once over the batch.
+func matchGroups(groups []*group, events []Event) [][]bool {
+	out := make([][]bool, len(groups))
+	for gi, g := range groups {
+		if g.key == "" {
+			continue // no filter: everything matches
+		}
+		m := make([]bool, len(events))
+		for i := range events {
+			m[i] = g.filter.Match(&events[i])
+		}
+		out[gi] = m
+	}
+	return out
+}
+
+func (s *Source) commit(events []Event, snap []*group, matches [][]bool) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range events {
+		h.g++
+		events[i].G = h.g
+		s.ring.push(&events[i], h.opts.ReplayLines)
+	}
+	s.lines.Add(uint64(len(events)))
+	s.lastID.Store(events[len(events)-1].ID)
+	if s.removed {
+		return
+	}
+	for _, g := range s.groups {
+		m, ok := lookupMatches(g, snap, matches)
+		if !ok && g.key != "" {
+			// A group created after the worker took its snapshot.
+			m = matchGroups([]*group{g}, events)[0]
+		}
+		for _, c := range g.clients {
+			c.push(events, m)
+		}
+	}
+}
+
+func lookupMatches(g *group, snap []*group, matches [][]bool) ([]bool, bool) {
+	for i, sg := range snap {
+		if sg == g {
+			return matches[i], true
+		}
+	}
+	return nil, false
+}
+
+// refreshSnap publishes the current groups to the workers; hub.mu held.
+func (s *Source) refreshSnap() {
+	gs := make([]*group, 0, len(s.groups))
+	for _, g := range s.groups {
+		gs = append(gs, g)
+	}
+	s.snap.Store(&gs)
+}

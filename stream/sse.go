@@ -1,0 +1,134 @@
+package stream
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The SSE encoder is hand-written because gin-contrib/sse drops a leading
+// space of the data, turns CR into a literal "\r" and cannot write comments
+// (see PITFALLS.md). Everything here appends to a caller's buffer so that the
+// hot path allocates once per batch, not once per line.
+
+// appendSafe appends line as text that is valid UTF-8 and holds no CR or LF,
+// so that it can stand in a single SSE data field. Invalid bytes, CR and LF
+// each become U+FFFD, the same rule encoding/json applies to invalid bytes.
+func appendSafe(dst, line []byte) []byte {
+	start := 0
+	for i := 0; i < len(line); {
+		b := line[i]
+		if b < utf8.RuneSelf {
+			if b == '\r' || b == '\n' {
+				dst = append(dst, line[start:i]...)
+				dst = append(dst, "\uFFFD"...)
+				i++
+				start = i
+				continue
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(line[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, line[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, line[start:]...)
+}
+
+// needsSanitizing reports whether appendSafe would change line; most log
+// lines are clean ASCII, and checking first lets them be copied in one go.
+func needsSanitizing(line []byte) bool {
+	for i := 0; i < len(line); i++ {
+		b := line[i]
+		if b == '\r' || b == '\n' {
+			return true
+		}
+		if b >= utf8.RuneSelf {
+			return !utf8.Valid(line[i:]) || hasCRLF(line[i:])
+		}
+	}
+	return false
+}
+
+func hasCRLF(b []byte) bool {
+	for _, c := range b {
+		if c == '\r' || c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// appendJSONString appends s as a JSON string. s must already be valid UTF-8
+// (it has been through appendSafe or comes from json.Marshal).
+func appendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch b {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			// Control bytes, and <>& so that a line pasted into HTML cannot
+			// close a script element.
+			dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	// U+2028 and U+2029 are valid JSON but break JavaScript string literals;
+	// they are left alone because EventSource consumers parse with JSON.parse.
+	return append(dst, '"')
+}
+
+// appendIDField appends an "id:" field line.
+func appendIDField(dst []byte, prefix string, id uint64) []byte {
+	dst = append(dst, "id: "...)
+	dst = append(dst, prefix...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return append(dst, '\n')
+}
+
+// appendRetry appends the "retry:" frame that opens every stream.
+func appendRetry(dst []byte, d time.Duration) []byte {
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, d.Milliseconds(), 10)
+	return append(dst, '\n', '\n')
+}
+
+// appendGap appends an "event: gap" frame. source is empty on single-source
+// streams.
+func appendGap(dst []byte, missed int64, source string) []byte {
+	dst = append(dst, "event: gap\ndata: {\"missed\":"...)
+	dst = strconv.AppendInt(dst, missed, 10)
+	if source != "" {
+		dst = append(dst, ",\"source\":"...)
+		dst = appendJSONString(dst, []byte(source))
+	}
+	return append(dst, "}\n\n"...)
+}
+
+// heartbeatFrame is an SSE comment: ignored by parsers, but it keeps proxies
+// from closing an idle connection and lets clients detect a dead link.
+var heartbeatFrame = []byte(": heartbeat\n\n")
