@@ -1,0 +1,379 @@
+// Package agent owns edgetail's configuration and lifecycle: it reads and
+// validates the YAML, starts a producer per source (a tailer or a host
+// metrics sampler) feeding the stream hub, mounts the HTTP routes on gin,
+// reloads on SIGHUP and shuts down in order.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"edgetail/hostmetrics"
+	"edgetail/stream"
+	"edgetail/tailer"
+)
+
+// Agent runs one configuration. New allocates; Run does the work.
+type Agent struct {
+	log  *zap.Logger
+	hub  *stream.Hub
+	auth atomic.Pointer[authenticator]
+	cert atomic.Pointer[tls.Certificate]
+
+	mu      sync.Mutex
+	cfg     *Config
+	running map[string]*producer
+	ctx     context.Context
+
+	// Hooks for the service manager (systemd), all optional.
+	OnReady  func()
+	OnReload func(done bool)
+	OnStop   func()
+}
+
+// producer is the goroutines feeding one source; cancel stops them.
+type producer struct {
+	cfg     SourceConfig
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started chan struct{}
+	tailer  *tailer.Tailer // nil for metrics
+}
+
+// New builds an agent for cfg; it starts nothing.
+func New(cfg *Config, log *zap.Logger) (*Agent, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	a := &Agent{log: log, cfg: cfg, running: make(map[string]*producer)}
+	au, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	a.auth.Store(au)
+	if err := a.loadCert(cfg.TLS); err != nil {
+		return nil, err
+	}
+	st := cfg.Stream
+	a.hub = stream.New(stream.Options{
+		ReplayLines:         st.ReplayLines,
+		ReplayBytes:         st.ReplayBytes,
+		Heartbeat:           st.Heartbeat,
+		Retry:               st.Retry,
+		ClientBuffer:        st.ClientBuffer,
+		MaxClients:          st.MaxClients,
+		MaxClientsPerSource: st.MaxClientsPerSource,
+		MaxClientsPerIP:     st.MaxClientsPerIP,
+		Workers:             cfg.Pipeline.Workers,
+		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
+		Logger:              log.Named("stream"),
+	})
+	return a, nil
+}
+
+func (a *Agent) loadCert(c TLSConfig) error {
+	if c.Cert == "" {
+		a.cert.Store(nil)
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return fmt.Errorf("load tls cert %s: %w", c.Cert, err)
+	}
+	a.cert.Store(&cert)
+	return nil
+}
+
+// Hub returns the stream hub, for tests and benchmarks.
+func (a *Agent) Hub() *stream.Hub { return a.hub }
+
+// Run serves until ctx is done, then stops intake, ends every stream and
+// shuts the HTTP server down. The listener is opened first, so a port in
+// use is an error at once.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened (tests, socket activation).
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		// No WriteTimeout: it would cut every stream. Streams set a
+		// deadline per write instead.
+		ErrorLog: zap.NewStdLog(a.log.Named("http")),
+	}
+	if a.cert.Load() != nil {
+		srv.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return a.cert.Load(), nil
+			},
+		}
+	}
+	a.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", srv.TLSConfig != nil))
+
+	srcCtx, stopSources := context.WithCancel(context.Background())
+	defer stopSources()
+	a.mu.Lock()
+	a.ctx = srcCtx
+	a.mu.Unlock()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.hub.Run(gctx) })
+	g.Go(func() error {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	})
+	g.Go(func() error {
+		if err := a.apply(a.cfg); err != nil {
+			return err
+		}
+		a.waitStarted(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		if a.OnStop != nil {
+			a.OnStop()
+		}
+		// Order: stop intake, end the streams, then close the server,
+		// which does not wait for streaming handlers on its own.
+		a.stopAll()
+		a.hub.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
+		return nil
+	})
+	err := g.Wait()
+	a.stopAll()
+	return err
+}
+
+// waitStarted marks the agent ready once every source has started.
+func (a *Agent) waitStarted(ctx context.Context) {
+	a.mu.Lock()
+	var chans []chan struct{}
+	for _, p := range a.running {
+		chans = append(chans, p.started)
+	}
+	a.mu.Unlock()
+	for _, c := range chans {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return
+		}
+	}
+	a.log.Info("ready", zap.Int("sources", len(chans)))
+	if a.OnReady != nil {
+		a.OnReady()
+	}
+}
+
+// Ready reports whether every source has started.
+func (a *Agent) Ready() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ctx == nil {
+		return false
+	}
+	for _, p := range a.running {
+		select {
+		case <-p.started:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Reload applies a new configuration: sources whose config is unchanged
+// keep running and keep their clients; changed ones restart their producer
+// but keep their clients and history; removed ones end their streams.
+// Settings that need a restart (listen, caps) are logged, not applied.
+func (a *Agent) Reload(cfg *Config) error {
+	if a.OnReload != nil {
+		a.OnReload(false)
+		defer a.OnReload(true)
+	}
+	au, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return err
+	}
+	if err := a.loadCert(cfg.TLS); err != nil {
+		return err
+	}
+	a.auth.Store(au)
+	a.mu.Lock()
+	old := a.cfg
+	a.mu.Unlock()
+	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Stream, old.Stream) || !reflect.DeepEqual(cfg.Pipeline, old.Pipeline) {
+		a.log.Warn("listen, stream and pipeline settings change only on restart")
+	}
+	if err := a.apply(cfg); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	a.log.Info("reloaded", zap.Int("sources", len(cfg.Sources)))
+	return nil
+}
+
+// apply makes the running producers match cfg.
+func (a *Agent) apply(cfg *Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	want := make(map[string]SourceConfig, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		want[s.Name] = s
+	}
+	for name, p := range a.running {
+		s, ok := want[name]
+		if ok && reflect.DeepEqual(s, p.cfg) {
+			continue
+		}
+		// Wait, so that the old and the new producer never feed the
+		// source at once: ids and order depend on a single feeder.
+		p.stop()
+		delete(a.running, name)
+		if !ok {
+			a.hub.Remove(name)
+			a.log.Info("source removed", zap.String("source", name))
+		}
+	}
+	for _, s := range cfg.Sources {
+		if _, ok := a.running[s.Name]; ok {
+			continue
+		}
+		p, err := a.start(s, cfg)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		a.running[s.Name] = p
+	}
+	return nil
+}
+
+// start launches the producer of one source; a.mu held.
+func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
+	ctx, cancel := context.WithCancel(a.ctx)
+	p := &producer{cfg: s, cancel: cancel, started: make(chan struct{})}
+	log := a.log.With(zap.String("source", s.Name))
+	if s.Metrics != nil {
+		src := a.hub.Source(s.Name, stream.KindMetrics)
+		sampler := hostmetrics.New(hostmetrics.Options{Interval: s.Metrics.Interval, Logger: log})
+		close(p.started)
+		p.wg.Go(func() {
+			if err := sampler.Run(ctx, src.PublishMetric); err != nil {
+				log.Error("metrics source stopped", zap.Error(err))
+			}
+		})
+		return p, nil
+	}
+	t, err := tailer.New(tailer.Options{
+		Globs:        s.Files,
+		Exclude:      s.Exclude,
+		MaxLineBytes: cfg.Stream.MaxLineBytes,
+		Prefill:      cfg.Stream.ReplayLines,
+		Engine:       tailer.Engine(s.Engine),
+		Logger:       log,
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p.tailer = t
+	src := a.hub.Source(s.Name, stream.KindFile)
+	out := make(chan tailer.Batch, 16)
+	in := make(chan []stream.Line, 16)
+	p.wg.Go(func() {
+		if err := t.Run(ctx, out); err != nil {
+			log.Error("tailer stopped", zap.Error(err))
+		}
+	})
+	p.wg.Go(func() { convert(ctx, out, in) })
+	p.wg.Go(func() { _ = src.Ingest(ctx, in) })
+	p.wg.Go(func() {
+		select {
+		case <-t.Started():
+			close(p.started)
+		case <-ctx.Done():
+		}
+	})
+	return p, nil
+}
+
+// convert hands the tailer's batches to the stream source. The two packages
+// do not import each other; this is where they meet.
+func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-out:
+			lines := make([]stream.Line, len(b.Lines))
+			for i, l := range b.Lines {
+				lines[i] = stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut}
+			}
+			select {
+			case in <- lines:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (p *producer) stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+// stopAll stops every producer and waits for them.
+func (a *Agent) stopAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range a.running {
+		p.stop()
+	}
+}
+
+// files reports the files of a file source.
+func (a *Agent) files(name string) []tailer.FileStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p, ok := a.running[name]; ok && p.tailer != nil {
+		return p.tailer.Files()
+	}
+	return nil
+}

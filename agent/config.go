@@ -1,0 +1,391 @@
+package agent
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the YAML configuration. Only this package sees YAML; the tailer
+// and the stream hub get plain option structs built from it.
+type Config struct {
+	Listen   string         `yaml:"listen"`
+	LogLevel string         `yaml:"log_level"`
+	Insecure bool           `yaml:"insecure"`
+	Sources  []SourceConfig `yaml:"sources"`
+	Pipeline PipelineConfig `yaml:"pipeline"`
+	Stream   StreamConfig   `yaml:"stream"`
+	Auth     AuthConfig     `yaml:"auth"`
+	TLS      TLSConfig      `yaml:"tls"`
+	CORS     CORSConfig     `yaml:"cors"`
+	Pprof    string         `yaml:"pprof"` // loopback address for net/http/pprof; "" is off
+
+	root *yaml.Node // for the line numbers of validation errors
+}
+
+// SourceConfig is one entry of sources:. Exactly one of Files and Metrics is
+// set.
+type SourceConfig struct {
+	Name    string         `yaml:"name"`
+	Files   []string       `yaml:"files"`
+	Exclude []string       `yaml:"exclude"`
+	Engine  string         `yaml:"engine"` // "", "native" or "poll"
+	Metrics *MetricsConfig `yaml:"metrics"`
+}
+
+// MetricsConfig configures a host metrics source.
+type MetricsConfig struct {
+	Interval time.Duration `yaml:"interval"`
+}
+
+// PipelineConfig tunes batching and the worker pool.
+type PipelineConfig struct {
+	Workers       int           `yaml:"workers"`
+	BatchMaxLines int           `yaml:"batch_max_lines"`
+	BatchMaxWait  time.Duration `yaml:"batch_max_wait"`
+}
+
+// StreamConfig tunes the streams and their caps.
+type StreamConfig struct {
+	Heartbeat           time.Duration `yaml:"heartbeat"`
+	Retry               time.Duration `yaml:"retry"`
+	ReplayLines         int           `yaml:"replay_lines"`
+	ReplayBytes         int           `yaml:"replay_bytes"`
+	MaxLineBytes        int           `yaml:"max_line_bytes"`
+	MaxClients          int           `yaml:"max_clients"`
+	MaxClientsPerSource int           `yaml:"max_clients_per_source"`
+	MaxClientsPerIP     int           `yaml:"max_clients_per_ip"`
+	ClientBuffer        int           `yaml:"client_buffer"`
+}
+
+// AuthConfig lists the bearer tokens; empty means no authentication.
+type AuthConfig struct {
+	Tokens []TokenConfig `yaml:"tokens"`
+}
+
+// TokenConfig is one token: its SHA-256 or a file holding the token.
+type TokenConfig struct {
+	Name        string   `yaml:"name"`
+	TokenSHA256 string   `yaml:"token_sha256"`
+	TokenFile   string   `yaml:"token_file"`
+	Sources     []string `yaml:"sources"`
+}
+
+// TLSConfig names the certificate and key; both empty means plain HTTP.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// CORSConfig lists the origins allowed to read from a browser elsewhere.
+type CORSConfig struct {
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultConfig returns the embedded default configuration.
+func DefaultConfig() *Config {
+	c, err := ParseConfig(defaultYAML, "default.yaml")
+	if err != nil {
+		panic("embedded default config: " + err.Error())
+	}
+	return c
+}
+
+// Problem is one thing wrong with a config, located in its file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted path, e.g. sources[1].name
+	Msg  string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
+}
+
+// ConfigError holds every problem found, so one run of `edgetail check`
+// shows them all.
+type ConfigError struct{ Problems []Problem }
+
+func (e *ConfigError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.String()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// LoadConfig reads and validates a config file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(data, path)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// ParseConfig parses and validates YAML; name is used in messages.
+func ParseConfig(data []byte, name string) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{yamlProblems(name, err)}
+	}
+	c := &Config{root: &root}
+	if len(root.Content) > 0 {
+		// Decode the node again through a strict decoder: yaml.v3 checks
+		// unknown keys only when decoding from a Decoder.
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		if err := strict.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, &ConfigError{yamlProblems(name, err)}
+		}
+	}
+	c.setDefaults()
+	if probs := c.validate(name); len(probs) > 0 {
+		return nil, &ConfigError{probs}
+	}
+	return c, nil
+}
+
+// yamlProblems turns yaml.v3's messages ("line 3: field x not found in type
+// agent.Config") into Problems that name the key and the line.
+func yamlProblems(name string, err error) []Problem {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var out []Problem
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		p := Problem{File: name, Msg: m}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			fmt.Sscan(sm[1], &p.Line)
+			p.Msg = sm[2]
+			if strings.HasPrefix(p.Msg, "field ") && strings.Contains(p.Msg, " not found in type ") {
+				field := strings.TrimPrefix(p.Msg, "field ")
+				field = field[:strings.Index(field, " ")]
+				p.Key, p.Msg = field, "unknown key"
+			}
+			p.Msg = strings.ReplaceAll(p.Msg, "time.Duration", "duration (like 2s or 500ms)")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:7070"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	p := &c.Pipeline
+	if p.BatchMaxLines == 0 {
+		p.BatchMaxLines = 512
+	}
+	if p.BatchMaxWait == 0 {
+		p.BatchMaxWait = 20 * time.Millisecond
+	}
+	s := &c.Stream
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if s.Heartbeat == 0 {
+		s.Heartbeat = 15 * time.Second
+	}
+	if s.Retry == 0 {
+		s.Retry = 3 * time.Second
+	}
+	def(&s.ReplayLines, 10000)
+	def(&s.ReplayBytes, 64<<20)
+	def(&s.MaxLineBytes, 65536)
+	def(&s.MaxClients, 1000)
+	def(&s.MaxClientsPerSource, 500)
+	def(&s.MaxClientsPerIP, 32)
+	def(&s.ClientBuffer, 1024)
+	for i := range c.Sources {
+		if m := c.Sources[i].Metrics; m != nil && m.Interval == 0 {
+			m.Interval = 2 * time.Second
+		}
+	}
+}
+
+var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+func (c *Config) validate(name string) []Problem {
+	var probs []Problem
+	add := func(key, format string, args ...any) {
+		probs = append(probs, Problem{File: name, Line: c.lineOf(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen", "want host:port, got %q", c.Listen)
+	}
+	if _, err := parseLogLevel(c.LogLevel); err != nil {
+		add("log_level", "%v", err)
+	}
+	if len(c.Sources) == 0 {
+		add("sources", "at least one source is needed")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Sources {
+		k := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case !sourceName.MatchString(s.Name):
+			add(k+".name", "%q is not a valid name ([a-z0-9][a-z0-9_.-]*)", s.Name)
+		case seen[s.Name]:
+			add(k+".name", "%q is used twice", s.Name)
+		}
+		seen[s.Name] = true
+		switch {
+		case len(s.Files) > 0 && s.Metrics != nil:
+			add(k, "a source has files or metrics, not both")
+		case len(s.Files) == 0 && s.Metrics == nil:
+			add(k, "a source needs files or metrics")
+		}
+		for j, f := range s.Files {
+			fk := fmt.Sprintf("%s.files[%d]", k, j)
+			if !filepath.IsAbs(f) {
+				add(fk, "%q is not an absolute path", f)
+			} else if _, err := filepath.Match(f, ""); err != nil {
+				add(fk, "bad glob %q: %v", f, err)
+			}
+		}
+		for j, f := range s.Exclude {
+			if _, err := filepath.Match(f, ""); err != nil {
+				add(fmt.Sprintf("%s.exclude[%d]", k, j), "bad pattern %q: %v", f, err)
+			}
+		}
+		switch s.Engine {
+		case "", "native", "poll":
+		default:
+			add(k+".engine", "want native or poll, got %q", s.Engine)
+		}
+		if s.Metrics != nil && s.Metrics.Interval < 100*time.Millisecond {
+			add(k+".metrics.interval", "must be at least 100ms")
+		}
+	}
+	p := c.Pipeline
+	if p.Workers < 0 {
+		add("pipeline.workers", "must be >= 0")
+	}
+	if p.BatchMaxLines < 1 {
+		add("pipeline.batch_max_lines", "must be >= 1")
+	}
+	if p.BatchMaxWait < 0 {
+		add("pipeline.batch_max_wait", "must be >= 0")
+	}
+	st := c.Stream
+	if st.Heartbeat < time.Second {
+		add("stream.heartbeat", "must be at least 1s")
+	}
+	if st.Retry < 0 {
+		add("stream.retry", "must be >= 0")
+	}
+	for key, v := range map[string]int{
+		"stream.replay_lines": st.ReplayLines, "stream.replay_bytes": st.ReplayBytes,
+		"stream.max_line_bytes": st.MaxLineBytes, "stream.max_clients": st.MaxClients,
+		"stream.max_clients_per_source": st.MaxClientsPerSource, "stream.max_clients_per_ip": st.MaxClientsPerIP,
+		"stream.client_buffer": st.ClientBuffer,
+	} {
+		if v < 0 {
+			add(key, "must be >= 0")
+		}
+	}
+	if st.MaxLineBytes > 0 && st.MaxLineBytes < 256 {
+		add("stream.max_line_bytes", "must be at least 256")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		add("tls", "cert and key go together")
+	}
+	probs = append(probs, c.validateAuth(name, seen)...)
+	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !isLoopback(c.Listen) {
+		add("listen", "%s is reachable beyond this machine, and there is no auth and no tls: "+
+			"add auth.tokens or tls, listen on 127.0.0.1, or set insecure: true to accept the risk", c.Listen)
+	}
+	return probs
+}
+
+// isLoopback reports whether addr listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// lineOf finds the line of a dotted key like sources[2].files[0]; it falls
+// back to the nearest parent that exists.
+func (c *Config) lineOf(key string) int {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return 0
+	}
+	n := c.root.Content[0]
+	line := n.Line
+	for _, part := range strings.Split(key, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			name = part[:i]
+			fmt.Sscanf(part[i:], "[%d]", &idx)
+		}
+		n = mapValue(n, name)
+		if n == nil {
+			return line
+		}
+		line = n.Line
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if v := n.Content[i+1]; v.Kind != yaml.ScalarNode || v.Value != "" {
+				return v
+			}
+			return n.Content[i] // an empty value: point at the key
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package agent
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"edgetail/stream"
+	"edgetail/tailer"
+	"edgetail/ui"
+)
+
+// routes mounts the stream handlers, the API and the UI on gin. gin stays
+// here: the stream package is plain net/http.
+func (a *Agent) routes() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // ClientIP is the peer: the per-IP cap counts real peers
+	r.Use(gin.Recovery(), a.headers, a.cors)
+
+	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+
+	authed := r.Group("/", a.authenticate)
+	authed.GET("/readyz", func(c *gin.Context) {
+		if a.Ready() {
+			c.String(http.StatusOK, "ready\n")
+			return
+		}
+		c.String(http.StatusServiceUnavailable, "starting\n")
+	})
+	streams := gin.WrapH(a.hub.Handler())
+	authed.GET("/stream", a.grantSources, streams)
+	authed.GET("/stream/:source", a.grantSources, streams)
+	authed.GET("/api/sources", a.apiSources)
+	authed.GET("/metrics", a.metrics)
+	authed.GET("/", gin.WrapH(ui.Handler()))
+	authed.GET("/ui/*file", gin.WrapH(ui.Handler()))
+	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "not found\n") })
+	return r
+}
+
+// headers sets what every answer carries.
+func (a *Agent) headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	c.Next()
+}
+
+// cors answers preflights and sets Access-Control-Allow-Origin for the
+// configured origins only; with none configured it does nothing.
+func (a *Agent) cors(c *gin.Context) {
+	a.mu.Lock()
+	allowed := a.cfg.CORS.AllowedOrigins
+	a.mu.Unlock()
+	origin := c.Request.Header.Get("Origin")
+	if origin == "" || len(allowed) == 0 || !(slices.Contains(allowed, origin) || slices.Contains(allowed, "*")) {
+		c.Next()
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if c.Request.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID")
+		h.Set("Access-Control-Max-Age", "600")
+		c.AbortWithStatus(http.StatusNoContent)
+		return
+	}
+	c.Next()
+}
+
+const grantKey = "edgetail.grant"
+
+// authenticate requires a valid token when auth is configured.
+func (a *Agent) authenticate(c *gin.Context) {
+	au := a.auth.Load()
+	if !au.enabled() {
+		c.Next()
+		return
+	}
+	g := au.check(c.Request)
+	if g == nil {
+		c.Header("WWW-Authenticate", `Bearer realm="edgetail"`)
+		c.String(http.StatusUnauthorized, "a valid token is needed (Authorization: Bearer, or ?token=)\n")
+		c.Abort()
+		return
+	}
+	c.Set(grantKey, g)
+	c.Next()
+}
+
+func grantOf(c *gin.Context) *grant {
+	if v, ok := c.Get(grantKey); ok {
+		return v.(*grant)
+	}
+	return nil
+}
+
+// grantSources refuses a stream of a source the token does not grant.
+func (a *Agent) grantSources(c *gin.Context) {
+	g := grantOf(c)
+	names := strings.Split(c.Query("sources"), ",")
+	if s := c.Param("source"); s != "" {
+		names = []string{s}
+	}
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n != "" && !g.allows(n) {
+			c.String(http.StatusForbidden, "this token does not grant source %q\n", n)
+			c.Abort()
+			return
+		}
+	}
+	c.Next()
+}
+
+// sourceInfo is one element of GET /api/sources.
+type sourceInfo struct {
+	stream.SourceStats
+	Files []tailer.FileStatus `json:"files"`
+}
+
+func (a *Agent) apiSources(c *gin.Context) {
+	g := grantOf(c)
+	out := []sourceInfo{}
+	for _, st := range a.hub.Stats() {
+		if !g.allows(st.Name) {
+			continue
+		}
+		files := a.files(st.Name)
+		if files == nil {
+			files = []tailer.FileStatus{}
+		}
+		out = append(out, sourceInfo{SourceStats: st, Files: files})
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+}
