@@ -214,7 +214,9 @@ func TestTruncateDeleteRecreateAndNewFiles(t *testing.T) {
 	if err := os.Remove(a1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "deletion noticed", func() bool { return strings.Contains(sourcesJSON(t, a), `"missing"`) || !strings.Contains(sourcesJSON(t, a), "a.log") })
+	waitFor(t, "deletion noticed", func() bool {
+		return strings.Contains(sourcesJSON(t, a), `"missing"`) || !strings.Contains(sourcesJSON(t, a), "a.log")
+	})
 	appendLines(t, a1, "recreated")
 	expect("recreated")
 
