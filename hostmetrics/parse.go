@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -62,13 +63,20 @@ func parseUint(s string) (uint64, error) {
 	return strconv.ParseUint(s, 10, 64)
 }
 
+// errNotRegular refuses files that could block a read.
+var errNotRegular = errors.New("not a regular file")
+
 // readWith opens path and hands it to parse. Errors name the file, and the
 // open error is unwrapped from its *fs.PathError so the path is not repeated.
 // A partial result from parse is returned together with its error.
+//
+// The file is opened non-blocking and must be a regular file (as every /proc
+// and /sys file is): a FIFO or device planted under a configured root could
+// otherwise block a sample, and with it the stream and the shutdown, forever.
 func readWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
-	f, err := os.Open(path)
+	var zero T
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		var zero T
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -76,6 +84,9 @@ func readWith[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
 		return zero, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return zero, fmt.Errorf("read %s: %w", path, errNotRegular)
+	}
 	v, err := parse(f)
 	if err != nil {
 		return v, fmt.Errorf("read %s: %w", path, err)

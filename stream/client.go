@@ -40,15 +40,14 @@ func (c *client) wake() {
 	}
 }
 
-// push queues the matching events of a batch; m == nil means all match.
-// Called with the hub lock held.
-func (c *client) push(events []Event, m []bool) {
+// push queues events. Called with the hub lock held.
+func (c *client) push(events []*Event) {
+	if len(events) == 0 {
+		return
+	}
 	c.mu.Lock()
 	added := false
-	for i := range events {
-		if m != nil && !m[i] {
-			continue
-		}
+	for _, e := range events {
 		if c.n == c.max {
 			c.dropped++
 			continue
@@ -56,7 +55,7 @@ func (c *client) push(events []Event, m []bool) {
 		if c.n == len(c.q) {
 			c.grow()
 		}
-		c.q[(c.head+c.n)%len(c.q)] = &events[i]
+		c.q[(c.head+c.n)%len(c.q)] = e
 		c.n++
 		added = true
 	}

@@ -370,3 +370,30 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMetricsFields(t *testing.T) {
+	e := newEnv(t, Options{})
+	src := e.hub.Source("host", KindMetrics)
+	sample := []byte(`{"time":"2026-11-22T10:00:00Z","cpu":{"total":{"percent":12.5}},"mem":{"total":1024},"load":{"load1":0.5}}`)
+	src.PublishMetric(time.Now(), sample)
+	all := e.open("/stream/host?tail=1")
+	if ev := all.next(t); ev.Type != "metric" || ev.Data != string(sample) {
+		t.Fatalf("full sample: %s %q", ev.Type, ev.Data)
+	}
+	cpu := e.open("/stream/host?tail=1&fields=cpu")
+	want := `{"cpu":{"total":{"percent":12.5}},"time":"2026-11-22T10:00:00Z"}`
+	if ev := cpu.next(t); ev.Type != "metric" || ev.Data != want {
+		t.Fatalf("fields=cpu backlog: %s %q", ev.Type, ev.Data)
+	}
+	src.PublishMetric(time.Now(), sample)
+	if ev := cpu.next(t); ev.Data != want {
+		t.Fatalf("fields=cpu live: %q", ev.Data)
+	}
+	if ev := all.next(t); ev.Data != string(sample) {
+		t.Fatalf("full sample live: %q", ev.Data)
+	}
+	merged := e.open("/stream?sources=host&tail=1&fields=mem")
+	if ev := merged.next(t); ev.Type != "metric" || ev.Data != `{"source":"host","mem":{"total":1024},"time":"2026-11-22T10:00:00Z"}` {
+		t.Fatalf("merged fields=mem: %s %q", ev.Type, ev.Data)
+	}
+}

@@ -40,11 +40,34 @@ type Source struct {
 // Name returns the source's name.
 func (s *Source) Name() string { return s.name }
 
-// group is the clients of one source that share a filter.
+// group is the clients of one source that share a filter (and, for
+// metrics, a field selection).
 type group struct {
 	key     string
 	filter  *Filter
+	fields  []string // metrics: keep only these top-level fields (nil: all)
 	clients []*client
+}
+
+// selectEvents lists the events of a batch the group's clients get: those
+// that match, projected to the group's fields. It runs once per group, not
+// once per client. m == nil means all match.
+func (g *group) selectEvents(events []Event, m []bool) []*Event {
+	out := make([]*Event, 0, len(events))
+	for i := range events {
+		if m != nil && !m[i] {
+			continue
+		}
+		out = append(out, g.project(&events[i]))
+	}
+	return out
+}
+
+func (g *group) project(e *Event) *Event {
+	if g.fields == nil || e.Kind != KindMetric {
+		return e
+	}
+	return projectFields(e, g.fields)
 }
 
 func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
@@ -161,14 +184,7 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 	events := make([]Event, 1)
 	e := &events[0]
 	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, KindMetric, s.name, t
-	b := make([]byte, 0, len(sample)+48)
-	b = appendIDField(b, "", e.ID)
-	b = append(b, "event: metric\ndata: "...)
-	ls := len(b)
-	b = appendSafe(b, sample)
-	le := len(b)
-	b = append(b, '\n', '\n')
-	e.Frame, e.Line = b, b[ls:le:le]
+	e.Frame, e.Line = metricFrame(e.ID, sample)
 	s.commit(events, nil, nil)
 }
 
@@ -208,8 +224,12 @@ func (s *Source) commit(events []Event, snap []*group, matches [][]bool) {
 			// A group created after the worker took its snapshot.
 			m = matchGroups([]*group{g}, events)[0]
 		}
+		if len(g.clients) == 0 {
+			continue
+		}
+		sel := g.selectEvents(events, m)
 		for _, c := range g.clients {
-			c.push(events, m)
+			c.push(sel)
 		}
 	}
 }

@@ -87,12 +87,22 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	} else {
 		sub.gaps, sub.backlog = backlogSingle(req, srcs[0])
 	}
+	if req.Fields != nil {
+		for i, e := range sub.backlog {
+			if e.Kind == KindMetric {
+				sub.backlog[i] = projectFields(e, req.Fields)
+			}
+		}
+	}
 
 	key := req.Filter.Key()
+	if req.Fields != nil {
+		key += "\x00fields=" + strings.Join(req.Fields, ",")
+	}
 	for _, s := range srcs {
 		g := s.groups[key]
 		if g == nil {
-			g = &group{key: key, filter: &req.Filter}
+			g = &group{key: key, filter: &req.Filter, fields: req.Fields}
 			s.groups[key] = g
 			s.refreshSnap()
 		}
