@@ -28,6 +28,7 @@ import (
 type Agent struct {
 	log  *zap.Logger
 	hub  *stream.Hub
+	tel  *telemetry
 	auth atomic.Pointer[authenticator]
 	cert atomic.Pointer[tls.Certificate]
 
@@ -56,7 +57,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &Agent{log: log, cfg: cfg, running: make(map[string]*producer)}
+	a := &Agent{log: log, cfg: cfg, running: make(map[string]*producer), tel: newTelemetry()}
 	au, err := newAuthenticator(cfg.Auth)
 	if err != nil {
 		return nil, err
@@ -78,6 +79,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
 		Logger:              log.Named("stream"),
+		Observer:            a.tel,
 	})
 	return a, nil
 }
@@ -291,7 +293,12 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	log := a.log.With(zap.String("source", s.Name))
 	if s.Metrics != nil {
 		src := a.hub.Source(s.Name, stream.KindMetrics)
-		sampler := hostmetrics.New(hostmetrics.Options{Interval: s.Metrics.Interval, Logger: log})
+		sampler := hostmetrics.New(hostmetrics.Options{
+			Interval: s.Metrics.Interval,
+			ProcRoot: s.Metrics.ProcRoot,
+			SysRoot:  s.Metrics.SysRoot,
+			Logger:   log,
+		})
 		close(p.started)
 		p.wg.Go(func() {
 			if err := sampler.Run(ctx, src.PublishMetric); err != nil {

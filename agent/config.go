@@ -46,6 +46,10 @@ type SourceConfig struct {
 // MetricsConfig configures a host metrics source.
 type MetricsConfig struct {
 	Interval time.Duration `yaml:"interval"`
+	// ProcRoot and SysRoot point at the host's /proc and /sys, for an agent
+	// in a container that has them mounted elsewhere (e.g. /host/proc).
+	ProcRoot string `yaml:"proc_root"`
+	SysRoot  string `yaml:"sys_root"`
 }
 
 // PipelineConfig tunes batching and the worker pool.

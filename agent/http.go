@@ -35,6 +35,8 @@ func (a *Agent) routes() http.Handler {
 	authed.GET("/stream/:source", a.grantSources, streams)
 	authed.GET("/api/sources", a.apiSources)
 	authed.GET("/metrics", a.metrics)
+	authed.POST("/api/session", a.login)
+	r.DELETE("/api/session", logout)
 	authed.GET("/", gin.WrapH(ui.Handler()))
 	authed.GET("/ui/*file", gin.WrapH(ui.Handler()))
 	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "not found\n") })
@@ -85,6 +87,7 @@ func (a *Agent) authenticate(c *gin.Context) {
 	}
 	g := au.check(c.Request)
 	if g == nil {
+		a.tel.authFails["unauthorized"].Inc()
 		c.Header("WWW-Authenticate", `Bearer realm="edgetail"`)
 		c.String(http.StatusUnauthorized, "a valid token is needed (Authorization: Bearer, or ?token=)\n")
 		c.Abort()
@@ -110,6 +113,7 @@ func (a *Agent) grantSources(c *gin.Context) {
 	}
 	for _, n := range names {
 		if n = strings.TrimSpace(n); n != "" && !g.allows(n) {
+			a.tel.authFails["forbidden"].Inc()
 			c.String(http.StatusForbidden, "this token does not grant source %q\n", n)
 			c.Abort()
 			return
@@ -139,4 +143,25 @@ func (a *Agent) apiSources(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, out)
+}
+
+// login turns the token of the request into an HttpOnly cookie, so that the
+// UI need not put it in every stream URL, where it would end up in history
+// and proxy logs. The cookie is SameSite=Strict: other sites cannot use it.
+func (a *Agent) login(c *gin.Context) {
+	tok := tokenOf(c.Request)
+	if tok == "" || !a.auth.Load().enabled() {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: cookieName, Value: tok, Path: "/", HttpOnly: true,
+		Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+	c.Status(http.StatusNoContent)
+}
+
+func logout(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	c.Status(http.StatusNoContent)
 }

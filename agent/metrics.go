@@ -1,23 +1,69 @@
 package agent
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"net/http"
-	"runtime"
 	"sort"
+	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/gin-gonic/gin"
+
+	"edgetail/stream"
 )
 
-// metrics writes the agent's own counters in the Prometheus text format.
-// Labels are source names and fixed reasons only, never clients or lines,
-// so the series count stays bounded.
+// telemetry is the agent's own Prometheus metrics. VictoriaMetrics/metrics
+// rather than client_golang: it writes the same text format, has
+// Prometheus-style (le) histograms and process metrics, and adds a fraction
+// of client_golang's weight to a sidecar meant to stay small. Labels are
+// source names and fixed reasons only, never clients, files or lines, so the
+// series count stays bounded.
+type telemetry struct {
+	set       *vm.Set
+	batch     *vm.PrometheusHistogram
+	latency   *vm.PrometheusHistogram
+	authFails map[string]*vm.Counter
+}
+
+var _ stream.Observer = (*telemetry)(nil)
+
+// Prometheus reads histograms as histograms only with their TYPE line.
+func init() { vm.ExposeMetadata(true) }
+
+func newTelemetry() *telemetry {
+	set := vm.NewSet()
+	t := &telemetry{
+		set: set,
+		batch: set.NewPrometheusHistogramExt("edgetail_batch_lines",
+			[]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}),
+		latency: set.NewPrometheusHistogramExt("edgetail_pipeline_latency_seconds",
+			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}),
+		authFails: map[string]*vm.Counter{},
+	}
+	for _, r := range []string{"unauthorized", "forbidden"} {
+		t.authFails[r] = set.NewCounter(fmt.Sprintf(`edgetail_auth_rejected_total{reason=%q}`, r))
+	}
+	return t
+}
+
+// Batch implements stream.Observer.
+func (t *telemetry) Batch(lines int) { t.batch.Update(float64(lines)) }
+
+// Delivered implements stream.Observer.
+func (t *telemetry) Delivered(age time.Duration) { t.latency.Update(age.Seconds()) }
+
 func (a *Agent) metrics(c *gin.Context) {
 	c.Header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	c.Status(http.StatusOK)
-	w := bufio.NewWriter(c.Writer)
-	defer w.Flush()
+	a.tel.set.WritePrometheus(c.Writer)
+	a.writeSourceMetrics(c.Writer)
+	vm.WriteProcessMetrics(c.Writer)
+}
+
+// writeSourceMetrics writes the per-source series, read at scrape time from
+// the hub and the tailers, so that a removed source's series go with it.
+func (a *Agent) writeSourceMetrics(w io.Writer) {
 	metric := func(name, typ, help string) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
@@ -30,36 +76,43 @@ func (a *Agent) metrics(c *gin.Context) {
 	for _, s := range stats {
 		fmt.Fprintf(w, "edgetail_clients{source=%q} %d\n", s.Name, s.Clients)
 	}
+
 	type fileSource struct {
 		name string
-		st   tailerStats
+		vals [7]uint64
 	}
 	var fs []fileSource
 	a.mu.Lock()
 	for name, p := range a.running {
-		if p.tailer != nil {
-			st := p.tailer.Stats()
-			fs = append(fs, fileSource{name, tailerStats{st.Bytes, st.Rotations, st.Truncations, st.CutLines, st.Errors, st.FilesFollowed}})
+		if p.tailer == nil {
+			continue
 		}
+		st := p.tailer.Stats()
+		var lag uint64
+		for _, f := range p.tailer.Files() {
+			if f.Size > f.Offset {
+				lag += uint64(f.Size - f.Offset)
+			}
+		}
+		fs = append(fs, fileSource{name, [7]uint64{st.Bytes, st.Rotations, st.Truncations, st.CutLines, st.Errors, uint64(st.FilesFollowed), lag}})
 	}
 	a.mu.Unlock()
 	sort.Slice(fs, func(i, j int) bool { return fs[i].name < fs[j].name })
-	for _, m := range []struct {
-		name, typ, help string
-		get             func(tailerStats) uint64
-	}{
-		{"edgetail_bytes_read_total", "counter", "Bytes read per source.", func(s tailerStats) uint64 { return s.bytes }},
-		{"edgetail_rotations_total", "counter", "File rotations seen per source.", func(s tailerStats) uint64 { return s.rotations }},
-		{"edgetail_truncations_total", "counter", "File truncations seen per source.", func(s tailerStats) uint64 { return s.truncations }},
-		{"edgetail_lines_cut_total", "counter", "Lines longer than max_line_bytes, cut, per source.", func(s tailerStats) uint64 { return s.cut }},
-		{"edgetail_tail_errors_total", "counter", "Errors following files per source.", func(s tailerStats) uint64 { return s.errors }},
-		{"edgetail_files_followed", "gauge", "Files followed now per source.", func(s tailerStats) uint64 { return uint64(s.files) }},
+	for i, m := range []struct{ name, typ, help string }{
+		{"edgetail_bytes_read_total", "counter", "Bytes read per source."},
+		{"edgetail_rotations_total", "counter", "Rotations (renames, deletions) of followed files per source."},
+		{"edgetail_truncations_total", "counter", "Truncations (copytruncate) of followed files per source."},
+		{"edgetail_lines_cut_total", "counter", "Lines longer than max_line_bytes, cut and marked, per source."},
+		{"edgetail_tail_errors_total", "counter", "Errors following files per source."},
+		{"edgetail_files_followed", "gauge", "Files followed now per source."},
+		{"edgetail_read_lag_bytes", "gauge", "Bytes written to the source's files and not yet read."},
 	} {
 		metric(m.name, m.typ, m.help)
 		for _, f := range fs {
-			fmt.Fprintf(w, "%s{source=%q} %d\n", m.name, f.name, m.get(f.st))
+			fmt.Fprintf(w, "%s{source=%q} %d\n", m.name, f.name, f.vals[i])
 		}
 	}
+
 	hc := a.hub.Counters()
 	metric("edgetail_streams", "gauge", "Open streams in the agent.")
 	fmt.Fprintf(w, "edgetail_streams %d\n", hc.Clients)
@@ -67,9 +120,10 @@ func (a *Agent) metrics(c *gin.Context) {
 	fmt.Fprintf(w, "edgetail_events_sent_total %d\n", hc.Sent)
 	metric("edgetail_bytes_sent_total", "counter", "Bytes written to clients.")
 	fmt.Fprintf(w, "edgetail_bytes_sent_total %d\n", hc.SentB)
-	metric("edgetail_events_dropped_total", "counter", "Events slow clients missed (sent a gap instead).")
-	fmt.Fprintf(w, "edgetail_events_dropped_total{reason=\"slow_client\"} %d\n", hc.Dropped)
-	metric("edgetail_connections_rejected_total", "counter", "Stream requests refused, per reason.")
+	// Long lines are cut and marked, never dropped: edgetail_lines_cut_total.
+	metric("edgetail_lines_dropped_total", "counter", "Lines a client missed, per reason.")
+	fmt.Fprintf(w, "edgetail_lines_dropped_total{reason=\"slow_client\"} %d\n", hc.Dropped)
+	metric("edgetail_connections_rejected_total", "counter", "Stream requests refused before streaming, per reason.")
 	reasons := make([]string, 0, len(hc.Rejected))
 	for r := range hc.Rejected {
 		reasons = append(reasons, r)
@@ -78,15 +132,4 @@ func (a *Agent) metrics(c *gin.Context) {
 	for _, r := range reasons {
 		fmt.Fprintf(w, "edgetail_connections_rejected_total{reason=%q} %d\n", r, hc.Rejected[r])
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	metric("go_goroutines", "gauge", "Goroutines.")
-	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
-	metric("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in use.")
-	fmt.Fprintf(w, "go_memstats_heap_inuse_bytes %d\n", ms.HeapInuse)
-}
-
-type tailerStats struct {
-	bytes, rotations, truncations, cut, errors uint64
-	files                                      int
 }

@@ -121,6 +121,10 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 		var dropped int64
 		var ended bool
 		batch, dropped, ended = c.take(batch[:0])
+		var oldest time.Time
+		if len(batch) > 0 {
+			oldest = batch[0].Time
+		}
 		for i, e := range batch {
 			sw.write(e.frame(c.req.Format, c.merged), 1)
 			batch[i] = nil
@@ -134,6 +138,9 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 		}
 		if err := sw.flush(); err != nil {
 			return "write: " + err.Error()
+		}
+		if !oldest.IsZero() {
+			h.opts.Observer.Delivered(time.Since(oldest))
 		}
 		if ended {
 			return "source removed"

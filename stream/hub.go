@@ -36,7 +36,24 @@ type Options struct {
 	// connection's remote address, which is right without a trusted proxy.
 	ClientIP func(*http.Request) string
 	Logger   *zap.Logger // nil: no logs
+	Observer Observer    // nil: nothing observed
 }
+
+// Observer receives the pipeline's measurements; the agent turns them into
+// Prometheus histograms. Implementations must be cheap and safe for
+// concurrent use: they are called on the hot path.
+type Observer interface {
+	// Batch is called once per published batch with its size.
+	Batch(lines int)
+	// Delivered is called once per batch written to a client with the age
+	// of its oldest event: from the line's read to its write.
+	Delivered(age time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Batch(int)               {}
+func (nopObserver) Delivered(time.Duration) {}
 
 func (o *Options) setDefaults() {
 	def := func(v *int, d int) {
@@ -66,6 +83,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 }
 

@@ -119,6 +119,7 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 		return ctx.Err()
 	}
 	events := s.encode(lines)
+	s.hub.opts.Observer.Batch(len(events))
 	var groups []*group
 	if p := s.snap.Load(); p != nil {
 		groups = *p
