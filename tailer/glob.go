@@ -99,3 +99,38 @@ func (t *Tailer) dirs() []string {
 	sort.Strings(res)
 	return res
 }
+
+// errLinkEscapes refuses a symlink that leads out of the source's globs.
+type errLinkEscapes struct{ target string }
+
+func (e errLinkEscapes) Error() string {
+	return "symlink to " + e.target + ", which the source's globs do not name"
+}
+
+// checkLink decides whether a path may be followed when it is a symlink.
+// A matching name is not enough: a log file replaced by a link to
+// /etc/shadow would otherwise be streamed to anyone who may read the logs.
+// So every hop of the link must itself be named by the globs (and not
+// excluded). Symlinked directories above the file are taken as configured.
+func (t *Tailer) checkLink(p string) error {
+	cur := p
+	for range 8 {
+		fi, err := os.Lstat(cur)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(cur)
+		if err != nil {
+			return nil
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(cur), target)
+		}
+		target = filepath.Clean(target)
+		if !t.wanted(target) {
+			return errLinkEscapes{target}
+		}
+		cur = target
+	}
+	return errLinkEscapes{cur}
+}

@@ -293,6 +293,13 @@ func (n *native) checkPath(p string) []Line {
 		}
 		return nil
 	}
+	if err := t.checkLink(p); err != nil {
+		if cur != nil {
+			n.retire(cur)
+		}
+		t.setState(p, StateUnreadable, err.Error())
+		return nil
+	}
 	id := idOf(fi)
 	if cur != nil {
 		if cur.id == id {

@@ -120,6 +120,10 @@ func (p *poller) rescan(buf []byte) {
 // state instead of a tail that dies; it is retried on the next rescan.
 func (p *poller) start(path string, initial bool, buf []byte) []Line {
 	t := p.t
+	if err := t.checkLink(path); err != nil {
+		t.setState(path, StateUnreadable, err.Error())
+		return nil
+	}
 	fd, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -240,6 +244,14 @@ func (p *poller) died(pt *ptail) {
 // one backing array per batch) and sends them.
 func (p *poller) deliver(pt *ptail, texts []string) {
 	if len(texts) == 0 {
+		return
+	}
+	// nxadm/tail reopens by name: if the name became a link out of the
+	// globs, what it read is not ours to send. Drop it and stop the tail
+	// (forward then sees its channel close and forgets it).
+	if err := p.t.checkLink(pt.path); err != nil {
+		p.t.setState(pt.path, StateUnreadable, err.Error())
+		go func() { _ = pt.tl.Stop() }()
 		return
 	}
 	max := p.t.opts.MaxLineBytes

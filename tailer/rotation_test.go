@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -475,5 +476,74 @@ func TestAutoEngine(t *testing.T) {
 	tl, _ := start(t, Options{Globs: []string{dirGlob(dir)}})
 	if tl.Engine() != EngineNative {
 		t.Errorf("engine = %q", tl.Engine())
+	}
+}
+
+// A followed log replaced by a symlink to a file the globs do not name is
+// not streamed; a link to a file they do name is.
+func TestSymlinkOutOfGlobsRefused(t *testing.T) {
+	for _, engine := range []Engine{EngineNative, EnginePoll} {
+		t.Run(string(engine), func(t *testing.T) {
+			dir := t.TempDir()
+			secret := filepath.Join(t.TempDir(), "shadow")
+			if err := os.WriteFile(secret, []byte("root:secret\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			log := filepath.Join(dir, "app.log")
+			if err := os.WriteFile(log, []byte("first\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tl, err := New(Options{Globs: []string{filepath.Join(dir, "*.log")}, Engine: engine, PollInterval: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make(chan Batch, 64)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- tl.Run(ctx, out) }()
+			defer func() { cancel(); <-done }()
+			<-tl.Started()
+			if err := os.Remove(log); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(secret, log); err != nil {
+				t.Fatal(err)
+			}
+			// A legitimate link: b.log -> c.log, both named by the glob.
+			if err := os.WriteFile(filepath.Join(dir, "c.log"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(filepath.Join(dir, "c.log"), filepath.Join(dir, "b.log")); err != nil {
+				t.Fatal(err)
+			}
+			f, _ := os.OpenFile(secret, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("root:more\n")
+			f.Close()
+			f, _ = os.OpenFile(filepath.Join(dir, "c.log"), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("via link\n")
+			f.Close()
+			deadline := time.After(3 * time.Second)
+			for {
+				select {
+				case b := <-out:
+					for _, l := range b.Lines {
+						if strings.Contains(string(l.Text), "root:") {
+							t.Fatalf("streamed %q from a link out of the globs", l.Text)
+						}
+					}
+				case <-deadline:
+					found := false
+					for _, st := range tl.Files() {
+						if st.Path == log && st.State == StateUnreadable && strings.Contains(st.Error, "symlink") {
+							found = true
+						}
+					}
+					if !found {
+						t.Fatalf("the link is not reported unreadable: %+v", tl.Files())
+					}
+					return
+				}
+			}
+		})
 	}
 }
