@@ -76,6 +76,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		MaxClients:          st.MaxClients,
 		MaxClientsPerSource: st.MaxClientsPerSource,
 		MaxClientsPerIP:     st.MaxClientsPerIP,
+		ConnectRatePerIP:    st.ConnectRatePerIP,
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
 		Logger:              log.Named("stream"),

@@ -2,6 +2,10 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +38,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return check(args[1:], stdout, stderr)
 		case "follow":
 			return Follow(args[1:], stdout, stderr)
+		case "token":
+			return newToken(stdout, stderr)
 		case "help", "-h", "-help", "--help":
 			usage(stderr)
 			return 0
@@ -49,6 +55,7 @@ func usage(w io.Writer) {
   edgetail [flags] PATH_OR_GLOB...      quick mode: one source per argument (NAME=GLOB names it)
   edgetail check -config FILE           validate a config
   edgetail follow [flags] URL           print a stream, reconnecting and resuming
+  edgetail token                        print a new random token and its config line
   edgetail version
 
 flags (they beat the config file):
@@ -220,7 +227,7 @@ func serve(args []string, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	go func() { done <- notifier.run(ctx, a) }() // a.Run, or the listener systemd passed
 	stopping := false
 	for {
 		select {
@@ -268,4 +275,18 @@ func printConfigError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintln(w, "edgetail:", err)
+}
+
+// newToken prints a random 256-bit token and the config line that grants
+// it, so the token itself never has to be written into the config.
+func newToken(stdout, stderr io.Writer) int {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		fmt.Fprintln(stderr, "edgetail token:", err)
+		return 1
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(tok))
+	fmt.Fprintf(stdout, "token: %s\n\n# in the config, under auth.tokens:\n  - name: CHANGE-ME\n    token_sha256: %q\n    sources: [\"*\"]\n", tok, hex.EncodeToString(sum[:]))
+	return 0
 }

@@ -70,11 +70,17 @@ type StreamConfig struct {
 	MaxClientsPerSource int           `yaml:"max_clients_per_source"`
 	MaxClientsPerIP     int           `yaml:"max_clients_per_ip"`
 	ClientBuffer        int           `yaml:"client_buffer"`
+	// ConnectRatePerIP bounds new streams per second per address (bursts
+	// of twice that); -1 turns the limit off. An edgetail addition.
+	ConnectRatePerIP float64 `yaml:"connect_rate_per_ip"`
 }
 
 // AuthConfig lists the bearer tokens; empty means no authentication.
 type AuthConfig struct {
 	Tokens []TokenConfig `yaml:"tokens"`
+	// PublicMetrics opens /metrics without a token, for scrapers that
+	// cannot send one; it holds counters and source names, no log content.
+	PublicMetrics bool `yaml:"public_metrics"`
 }
 
 // TokenConfig is one token: its SHA-256 or a file holding the token.
@@ -234,6 +240,9 @@ func (c *Config) setDefaults() {
 	def(&s.MaxClientsPerSource, 500)
 	def(&s.MaxClientsPerIP, 32)
 	def(&s.ClientBuffer, 1024)
+	if s.ConnectRatePerIP == 0 {
+		s.ConnectRatePerIP = 20
+	}
 	for i := range c.Sources {
 		if m := c.Sources[i].Metrics; m != nil && m.Interval == 0 {
 			m.Interval = 2 * time.Second
@@ -321,6 +330,9 @@ func (c *Config) validate(name string) []Problem {
 		if v < 0 {
 			add(key, "must be >= 0")
 		}
+	}
+	if st.ConnectRatePerIP < 0 && st.ConnectRatePerIP != -1 {
+		add("stream.connect_rate_per_ip", "must be > 0, or -1 for no limit")
 	}
 	if st.MaxLineBytes > 0 && st.MaxLineBytes < 256 {
 		add("stream.max_line_bytes", "must be at least 256")

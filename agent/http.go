@@ -34,7 +34,7 @@ func (a *Agent) routes() http.Handler {
 	authed.GET("/stream", a.grantSources, streams)
 	authed.GET("/stream/:source", a.grantSources, streams)
 	authed.GET("/api/sources", a.apiSources)
-	authed.GET("/metrics", a.metrics)
+	r.GET("/metrics", a.metricsAuth, a.metrics)
 	authed.POST("/api/session", a.login)
 	r.DELETE("/api/session", logout)
 	authed.GET("/", gin.WrapH(ui.Handler()))
@@ -77,6 +77,18 @@ func (a *Agent) cors(c *gin.Context) {
 }
 
 const grantKey = "edgetail.grant"
+
+// metricsAuth applies auth to /metrics unless auth.public_metrics is set.
+func (a *Agent) metricsAuth(c *gin.Context) {
+	a.mu.Lock()
+	public := a.cfg.Auth.PublicMetrics
+	a.mu.Unlock()
+	if public {
+		c.Next()
+		return
+	}
+	a.authenticate(c)
+}
 
 // authenticate requires a valid token when auth is configured.
 func (a *Agent) authenticate(c *gin.Context) {

@@ -23,6 +23,9 @@ import (
 
 var binary string
 
+// httpsReady makes start use https (tests of TLS set it).
+var httpsReady bool
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "edgetail-e2e")
 	if err != nil {
@@ -135,7 +138,13 @@ func startArgs(t *testing.T, cfg string, args ...string) *agent {
 	})
 	select {
 	case ad := <-addr:
-		a.url = "http://" + ad
+		scheme := "http://"
+		if httpsReady {
+			scheme = "https://"
+		}
+		// Tests reach the agent on loopback whatever it listens on.
+		ad = strings.Replace(strings.Replace(ad, "0.0.0.0", "127.0.0.1", 1), "[::]", "127.0.0.1", 1)
+		a.url = scheme + ad
 	case err := <-a.done:
 		t.Fatalf("edgetail exited: %v\n%s", err, a.logs)
 	case <-time.After(60 * time.Second):
@@ -262,4 +271,9 @@ func appendLines(t *testing.T, path string, lines ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func execOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }

@@ -32,6 +32,9 @@ type Options struct {
 	Workers             int           // batches encoded and filtered at once [GOMAXPROCS]
 	BatchMaxLines       int           // lines per batch [512]
 	WriteTimeout        time.Duration // deadline of each write to a client [10s]
+	// ConnectRatePerIP bounds new streams per second from one address
+	// (bursts of twice that) [20]; a negative value turns the limit off.
+	ConnectRatePerIP float64
 	// ClientIP names the address the per-IP cap counts; nil uses the
 	// connection's remote address, which is right without a trusted proxy.
 	ClientIP func(*http.Request) string
@@ -69,6 +72,9 @@ func (o *Options) setDefaults() {
 	def(&o.MaxClientsPerIP, 32)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.BatchMaxLines, 512)
+	if o.ConnectRatePerIP == 0 {
+		o.ConnectRatePerIP = 20
+	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
@@ -111,6 +117,7 @@ type Hub struct {
 	sources map[string]*Source
 	clients map[*client]struct{}
 	perIP   map[string]int
+	rates   rateLimiter
 
 	done      chan struct{}
 	closeOnce sync.Once

@@ -397,3 +397,31 @@ func TestMetricsFields(t *testing.T) {
 		t.Fatalf("merged fields=mem: %s %q", ev.Type, ev.Data)
 	}
 }
+
+func TestConnectRatePerIP(t *testing.T) {
+	e := newEnv(t, Options{ConnectRatePerIP: 2, Retry: time.Second}, "app")
+	codes := map[int]int{}
+	for range 8 {
+		resp := e.get("/stream/app?tail=0")
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+		resp.Body.Close()
+	}
+	// A burst of 4 is allowed, then about 2 a second.
+	if codes[http.StatusOK] < 4 || codes[http.StatusOK] > 5 || codes[http.StatusTooManyRequests] < 3 {
+		t.Fatalf("8 quick connects gave %v", codes)
+	}
+}
+
+func TestRateLimiterBounded(t *testing.T) {
+	var r rateLimiter
+	now := time.Now()
+	for i := range maxBuckets + 10 {
+		r.allow(fmt.Sprint(i), 10, now)
+	}
+	if len(r.buckets) > maxBuckets {
+		t.Fatalf("%d buckets", len(r.buckets))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // rejectReason says why a stream request was refused, for /metrics.
@@ -17,12 +18,13 @@ const (
 	rejectCapAgent
 	rejectCapSource
 	rejectCapIP
+	rejectRateIP
 	rejectClosed
 	numRejectReasons
 )
 
 func (r rejectReason) String() string {
-	return [...]string{"bad_request", "not_found", "cap_agent", "cap_source", "cap_ip", "shutting_down"}[r]
+	return [...]string{"bad_request", "not_found", "cap_agent", "cap_source", "cap_ip", "rate_ip", "shutting_down"}[r]
 }
 
 // refusal is a request answered before any stream starts.
@@ -73,6 +75,10 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 			return nil, &refusal{http.StatusServiceUnavailable, rejectCapSource,
 				fmt.Sprintf("source %q serves its maximum of %d streams", s.name, h.opts.MaxClientsPerSource)}
 		}
+	}
+	if h.opts.ConnectRatePerIP > 0 && !h.rates.allow(ip, h.opts.ConnectRatePerIP, time.Now()) {
+		return nil, &refusal{http.StatusTooManyRequests, rejectRateIP,
+			"this address opens streams too fast; retry later"}
 	}
 	if h.perIP[ip] >= h.opts.MaxClientsPerIP {
 		return nil, &refusal{http.StatusTooManyRequests, rejectCapIP,
