@@ -7,7 +7,6 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"runtime"
@@ -289,4 +288,3 @@ func (h *Hub) Counters() Counters {
 	return c
 }
 
-var errHubClosed = errors.New("hub closed")
