@@ -37,10 +37,21 @@ func (a *Agent) routes() http.Handler {
 	r.GET("/metrics", a.metricsAuth, a.metrics)
 	authed.POST("/api/session", a.login)
 	r.DELETE("/api/session", logout)
-	authed.GET("/", gin.WrapH(ui.Handler()))
-	authed.GET("/ui/*file", gin.WrapH(ui.Handler()))
+	r.GET("/", a.page)
+	r.GET("/ui/*file", gin.WrapH(ui.Handler()))
 	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "not found\n") })
 	return r
+}
+
+// page serves the UI: 200 with a token (or without auth), else 401 with the
+// same page, whose token prompt is the way in.
+func (a *Agent) page(c *gin.Context) {
+	if au := a.auth.Load(); au.enabled() && au.check(c.Request) == nil {
+		c.Header("WWW-Authenticate", `Bearer realm="edgetail"`)
+		ui.Page(c.Writer, http.StatusUnauthorized)
+		return
+	}
+	ui.Page(c.Writer, http.StatusOK)
 }
 
 // headers sets what every answer carries.

@@ -10,10 +10,13 @@ import (
 
 // Event is one parsed SSE event.
 type Event struct {
-	ID    string // the last id seen on the stream, as EventSource keeps it
-	Type  string // "" for the default (message)
-	Data  string
-	Retry int // milliseconds, when the event set retry:
+	ID   string // the last id seen on the stream, as EventSource keeps it
+	Type string // "" for the default (message)
+	Data string
+	// HasData tells an event with an empty data line (an empty log line)
+	// from one with no data field at all (a retry: frame).
+	HasData bool
+	Retry   int // milliseconds, when the event set retry:
 }
 
 // Reader parses an SSE stream as the HTML standard says: fields split at
@@ -51,6 +54,7 @@ func (r *Reader) Next() (Event, error) {
 			}
 			ev.ID = r.lastID
 			ev.Data = data.String()
+			ev.HasData = hasData
 			return ev, nil
 		}
 		if line[0] == ':' {

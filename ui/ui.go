@@ -12,35 +12,47 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves GET / (the page) and /ui/* (its assets).
-func Handler() http.Handler {
-	sub, err := fs.Sub(static, "static")
+var sub = func() fs.FS {
+	s, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err)
 	}
+	return s
+}()
+
+func setHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-cache")
+}
+
+// Page writes the page with the given status. With auth on and no token,
+// the agent answers GET / with 401 and this same page: it holds no data, and
+// its token prompt is how a browser user gets in.
+func Page(w http.ResponseWriter, status int) {
+	b, err := fs.ReadFile(sub, "index.html")
+	if err != nil {
+		http.Error(w, "ui missing", http.StatusInternalServerError)
+		return
+	}
+	setHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// Handler serves GET / (the page) and /ui/* (its assets, the same for every
+// user and holding no data, so they need no token).
+func Handler() http.Handler {
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cache-Control", "no-cache")
-		r2 := r.Clone(r.Context())
-		if r.URL.Path == "/" {
-			r2.URL.Path = "/index.html"
-		} else {
-			r2.URL.Path = strings.TrimPrefix(r.URL.Path, "/ui")
-		}
-		if r2.URL.Path == "/index.html" {
-			// FileServer redirects /index.html to /; serve it directly.
-			b, err := fs.ReadFile(sub, "index.html")
-			if err != nil {
-				http.Error(w, "ui missing", http.StatusInternalServerError)
-				return
-			}
-			h.Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(b)
+		if r.URL.Path == "/" || r.URL.Path == "/index.html" || r.URL.Path == "/ui/index.html" {
+			Page(w, http.StatusOK)
 			return
 		}
+		setHeaders(w.Header())
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.TrimPrefix(r.URL.Path, "/ui")
 		files.ServeHTTP(w, r2)
 	})
 }
