@@ -296,3 +296,23 @@ loop:
 		t.Errorf("the page took %s to answer during the burst", worstRTT)
 	}
 }
+
+// TestUITokenPrompt: with auth on, the page asks for a token, refuses a
+// wrong one, and with a right one streams the sources the token grants.
+func TestUITokenPrompt(t *testing.T) {
+	a, pa := authAgent(t)
+	b := newBrowser(t)
+	ctx := b.ctx
+	do(t, ctx, chromedp.Navigate(a.url+"/"))
+	waitJS(t, ctx, "token prompt", `document.getElementById("token-dialog").open`, 30*time.Second)
+	do(t, ctx, chromedp.SendKeys("#token-input", wrongToken), chromedp.Click("#token-ok"))
+	waitJS(t, ctx, "wrong token refused", `!document.getElementById("token-error").hidden`, 10*time.Second)
+	js[bool](t, ctx, `(document.getElementById("token-input").value = "", true)`)
+	do(t, ctx, chromedp.SendKeys("#token-input", aliceToken), chromedp.Click("#token-ok"))
+	waitJS(t, ctx, "live after sign-in", connState+` === "live"`, 30*time.Second)
+	appendLines(t, pa, "granted line")
+	waitJS(t, ctx, "granted source streams", logHas("granted line"), 10*time.Second)
+	if js[bool](t, ctx, `sessionStorage.getItem("edgetail.token") === null`) {
+		t.Error("the token is not kept in sessionStorage")
+	}
+}
