@@ -176,7 +176,17 @@ func splitNames(s, param string) ([]string, error) {
 	return out, nil
 }
 
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+// oneLine makes a message safe to answer in one line: a request's own text
+// (a regular expression with a CR in it, say) is echoed in errors, so every
+// control character becomes a space.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
 
 // containsFold reports whether s contains the lower-case needle, ignoring
 // ASCII case, without allocating. Non-ASCII bytes must match exactly, which
