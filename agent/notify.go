@@ -17,8 +17,13 @@ import (
 	"edgetail/tailer"
 )
 
-// statusEvery is how often the STATUS= line is refreshed when it changed.
-const statusEvery = 5 * time.Second
+const (
+	// statusEvery is how often the STATUS= line is refreshed when it changed.
+	statusEvery = 5 * time.Second
+	// reloadReadyWait bounds the wait for new sources before READY=1 after
+	// a reload.
+	reloadReadyWait = 5 * time.Second
+)
 
 // notifier tells the service manager about the agent's state through the
 // sd_notify protocol (Type=notify): READY=1 once every source has started,
@@ -70,6 +75,12 @@ func (n *notifier) attach(a *Agent) {
 			// wants with RELOADING=1; older managers ignore it.
 			n.notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec() + "STATUS=reloading the config")
 			return
+		}
+		// As at startup, READY=1 means every source has started, the new
+		// ones included; they start in the background, so wait for them,
+		// within a bound (the caller is the signal loop).
+		for deadline := time.Now().Add(reloadReadyWait); !a.Ready() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
 		}
 		n.notify(daemon.SdNotifyReady + "\nSTATUS=" + status(a))
 	}
