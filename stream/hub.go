@@ -287,4 +287,3 @@ func (h *Hub) Counters() Counters {
 	}
 	return c
 }
-
