@@ -267,7 +267,7 @@ func TestSlowClient(t *testing.T) {
 	if heap > 60<<20 {
 		t.Fatalf("heap in use %d MB", heap>>20)
 	}
-	if !strings.Contains(string(body), "edgetail_events_dropped_total") {
+	if !strings.Contains(string(body), "edgetail_lines_dropped_total") {
 		t.Fatal("no drop counter in /metrics")
 	}
 }

@@ -43,7 +43,7 @@ type notifySocket struct {
 	all []notifyMsg
 }
 
-func listenNotify(t *testing.T) *notifySocket {
+func listenNotify(t *testing.T, onReady func()) *notifySocket {
 	t.Helper()
 	// A short directory: socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "etn")
@@ -56,7 +56,7 @@ func listenNotify(t *testing.T) *notifySocket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &notifySocket{path: path, conn: conn, msgs: make(chan notifyMsg, 4096)}
+	n := &notifySocket{path: path, conn: conn, msgs: make(chan notifyMsg, 4096), onReady: onReady}
 	done := make(chan struct{})
 	t.Cleanup(func() {
 		conn.Close()
@@ -214,12 +214,11 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	write("sources:\n  - name: app\n    files: [" + logA + "]\n  - name: host\n    metrics: {interval: 1s}\n")
 
-	ns := listenNotify(t)
 	// At READY=1, /readyz must already answer 200: every source has started.
 	var url string
 	urlSet := make(chan struct{})
 	readyzAtReady := make(chan int, 1)
-	ns.onReady = func() {
+	ns := listenNotify(t, func() {
 		select {
 		case <-urlSet:
 		case <-time.After(30 * time.Second):
@@ -233,7 +232,7 @@ func TestSystemdNotify(t *testing.T) {
 		}
 		resp.Body.Close()
 		readyzAtReady <- resp.StatusCode
-	}
+	})
 	const watchdog = time.Second
 	a := startNotify(t, cfg, ns, watchdog)
 	url = a.url
