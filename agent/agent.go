@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
+	if a.cfg.Pprof != "" {
+		if err := a.servePprof(gctx, g, a.cfg.Pprof); err != nil {
+			return err
+		}
+	}
 	g.Go(func() error {
 		var err error
 		if srv.TLSConfig != nil {
@@ -383,5 +389,33 @@ func (a *Agent) files(name string) []tailer.FileStatus {
 	if p, ok := a.running[name]; ok && p.tailer != nil {
 		return p.tailer.Files()
 	}
+	return nil
+}
+
+// servePprof serves net/http/pprof on its own listener, which validation
+// keeps on loopback; it stops with the agent.
+func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.log.Info("pprof listening", zap.String("addr", ln.Addr().String()))
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("pprof: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		return srv.Close()
+	})
 	return nil
 }

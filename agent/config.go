@@ -337,6 +337,9 @@ func (c *Config) validate(name string) []Problem {
 	if st.MaxLineBytes > 0 && st.MaxLineBytes < 256 {
 		add("stream.max_line_bytes", "must be at least 256")
 	}
+	if c.Pprof != "" && !isLoopback(c.Pprof) {
+		add("pprof", "%q must be a loopback host:port (127.0.0.1:6060): profiles reveal memory contents", c.Pprof)
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		add("tls", "cert and key go together")
 	}

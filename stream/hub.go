@@ -115,8 +115,11 @@ type Hub struct {
 	gBase   uint64 // G values of this hub are above it
 	sources map[string]*Source
 	clients map[*client]struct{}
-	perIP   map[string]int
-	rates   rateLimiter
+	// nclients is len(clients), read by handlers without the lock to size
+	// their flush window.
+	nclients atomic.Int64
+	perIP    map[string]int
+	rates    rateLimiter
 
 	done      chan struct{}
 	closeOnce sync.Once

@@ -117,6 +117,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 		s.nclients++
 	}
 	h.clients[c] = struct{}{}
+	h.nclients.Store(int64(len(h.clients)))
 	h.perIP[ip]++
 	return sub, nil
 }
@@ -143,6 +144,7 @@ func (h *Hub) unsubscribe(c *client) {
 		s.nclients--
 	}
 	delete(h.clients, c)
+	h.nclients.Store(int64(len(h.clients)))
 	if h.perIP[c.ip]--; h.perIP[c.ip] <= 0 {
 		delete(h.perIP, c.ip)
 	}
