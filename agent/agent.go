@@ -37,6 +37,7 @@ type Agent struct {
 	cfg     *Config
 	running map[string]*producer
 	ctx     context.Context
+	started atomic.Bool // every source of the first config has started
 
 	// Hooks for the service manager (systemd), all optional.
 	OnReady  func()
@@ -140,12 +141,24 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.ctx = srcCtx
 	a.mu.Unlock()
 
+	// The sources exist in the hub before the first request can name them.
+	if err := a.apply(a.cfg); err != nil {
+		a.stopAll()
+		return err
+	}
+	var pprofLn net.Listener
+	if a.cfg.Pprof != "" {
+		var err error
+		if pprofLn, err = net.Listen("tcp", a.cfg.Pprof); err != nil {
+			a.stopAll()
+			return fmt.Errorf("pprof: listen on %s: %w", a.cfg.Pprof, err)
+		}
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
-	if a.cfg.Pprof != "" {
-		if err := a.servePprof(gctx, g, a.cfg.Pprof); err != nil {
-			return err
-		}
+	if pprofLn != nil {
+		a.servePprof(gctx, g, pprofLn)
 	}
 	g.Go(func() error {
 		var err error
@@ -160,9 +173,6 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	})
 	g.Go(func() error {
-		if err := a.apply(a.cfg); err != nil {
-			return err
-		}
 		a.waitStarted(gctx)
 		return nil
 	})
@@ -202,6 +212,7 @@ func (a *Agent) waitStarted(ctx context.Context) {
 			return
 		}
 	}
+	a.started.Store(true)
 	a.log.Info("ready", zap.Int("sources", len(chans)))
 	if a.OnReady != nil {
 		a.OnReady()
@@ -210,11 +221,11 @@ func (a *Agent) waitStarted(ctx context.Context) {
 
 // Ready reports whether every source has started.
 func (a *Agent) Ready() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ctx == nil {
+	if !a.started.Load() {
 		return false
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, p := range a.running {
 		select {
 		case <-p.started:
@@ -394,11 +405,7 @@ func (a *Agent) files(name string) []tailer.FileStatus {
 
 // servePprof serves net/http/pprof on its own listener, which validation
 // keeps on loopback; it stops with the agent.
-func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("pprof: listen on %s: %w", addr, err)
-	}
+func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -417,5 +424,4 @@ func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, addr string) 
 		<-ctx.Done()
 		return srv.Close()
 	})
-	return nil
 }
