@@ -393,12 +393,12 @@ func (a *Agent) stopAll() {
 	}
 }
 
-// files reports the files of a file source.
-func (a *Agent) files(name string) []tailer.FileStatus {
+// tailerOf returns the tailer of a file source, nil for others.
+func (a *Agent) tailerOf(name string) *tailer.Tailer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if p, ok := a.running[name]; ok && p.tailer != nil {
-		return p.tailer.Files()
+	if p, ok := a.running[name]; ok {
+		return p.tailer
 	}
 	return nil
 }

@@ -148,7 +148,18 @@ func (a *Agent) grantSources(c *gin.Context) {
 // sourceInfo is one element of GET /api/sources.
 type sourceInfo struct {
 	stream.SourceStats
-	Files []tailer.FileStatus `json:"files"`
+	Files    []tailer.FileStatus `json:"files"`
+	Counters *fileCounters       `json:"counters,omitempty"` // file sources
+}
+
+// fileCounters are a file source's tailer counters since start.
+type fileCounters struct {
+	BytesRead   uint64 `json:"bytes_read"`
+	Rotations   uint64 `json:"rotations"`
+	Truncations uint64 `json:"truncations"`
+	LinesCut    uint64 `json:"lines_cut"`
+	Errors      uint64 `json:"errors"`
+	Engine      string `json:"engine"`
 }
 
 func (a *Agent) apiSources(c *gin.Context) {
@@ -158,11 +169,16 @@ func (a *Agent) apiSources(c *gin.Context) {
 		if !g.allows(st.Name) {
 			continue
 		}
-		files := a.files(st.Name)
-		if files == nil {
-			files = []tailer.FileStatus{}
+		info := sourceInfo{SourceStats: st, Files: []tailer.FileStatus{}}
+		if t := a.tailerOf(st.Name); t != nil {
+			info.Files = t.Files()
+			ts := t.Stats()
+			info.Counters = &fileCounters{ts.Bytes, ts.Rotations, ts.Truncations, ts.CutLines, ts.Errors, string(t.Engine())}
+			if info.Counters.Engine == "" {
+				info.Counters.Engine = "native"
+			}
 		}
-		out = append(out, sourceInfo{SourceStats: st, Files: files})
+		out = append(out, info)
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, out)

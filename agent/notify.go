@@ -165,7 +165,11 @@ func status(a *Agent) string {
 	sources, following, files := 0, 0, 0
 	for _, s := range stats {
 		sources++
-		for _, f := range a.files(s.Name) {
+		t := a.tailerOf(s.Name)
+		if t == nil {
+			continue
+		}
+		for _, f := range t.Files() {
 			files++
 			if f.State == tailer.StateFollowing {
 				following++
