@@ -182,8 +182,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			a.OnStop()
 		}
 		// Order: stop intake, end the streams, then close the server,
-		// which does not wait for streaming handlers on its own.
+		// which does not wait for streaming handlers on its own. Without
+		// keep-alives, an ended stream's connection closes instead of going
+		// idle, so Shutdown need not poll for it.
 		a.stopAll()
+		srv.SetKeepAlivesEnabled(false)
 		a.hub.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

@@ -31,6 +31,17 @@ func (f *Filter) Key() string {
 	return strconv.Quote(f.Q) + "\x00" + strconv.Quote(f.Re) + "\x00" + strconv.Quote(f.Not) + "\x00" + f.Level.String()
 }
 
+// String describes the filter for logs: readable, unlike Key.
+func (f *Filter) String() string {
+	var parts []string
+	for _, kv := range [][2]string{{"q", f.Q}, {"re", f.Re}, {"not", f.Not}, {"level", f.Level.String()}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+strconv.Quote(kv[1]))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // Match reports whether an event passes the filter. Metric samples pass every
 // line filter: they have no text to match.
 func (f *Filter) Match(e *Event) bool {

@@ -80,7 +80,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 	// No h.log.With here: a derived logger lives as long as the stream,
 	// and an idle stream should hold as little as it can.
 	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip),
-		zap.String("filter", req.Filter.Key()), zap.Int("backlog", len(sub.backlog)))
+		zap.Stringer("filter", &req.Filter), zap.Int("backlog", len(sub.backlog)))
 	start := time.Now()
 	why := h.pump(w, r, sub)
 	h.log.Info("stream closed", zap.Strings("sources", names), zap.String("client", ip),
