@@ -70,7 +70,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	}
 	st := cfg.Stream
 	a.hub = stream.New(stream.Options{
-		ReplayLines:         st.ReplayLines,
+		ReplayLines:         replayLines(st.ReplayLines),
 		ReplayBytes:         st.ReplayBytes,
 		Heartbeat:           st.Heartbeat,
 		Retry:               st.Retry,
@@ -85,6 +85,15 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		Observer:            a.tel,
 	})
 	return a, nil
+}
+
+// replayLines maps the config's explicit 0 (no history) to the hub's -1:
+// the hub reads 0 as "the default".
+func replayLines(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func (a *Agent) loadCert(c TLSConfig) error {

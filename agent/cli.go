@@ -143,10 +143,15 @@ func quickConfig(args []string) (*Config, error) {
 	return ParseConfig([]byte(b.String()), "command line")
 }
 
-// quickName derives a source name from a path: its base name without the
-// .log extension, lower-cased, with other characters folded to '-'.
+// quickName derives a source name from a path: the file's name
+// (/var/log/syslog -> syslog, app.log -> app.log), or for a glob whose name
+// is a pattern, its directory's (/var/log/nginx/*.log -> nginx); lower-cased,
+// with characters a name cannot hold folded to '-'.
 func quickName(path string) string {
-	base := strings.TrimSuffix(filepath.Base(path), ".log")
+	base := filepath.Base(path)
+	if hasGlobMeta(base) {
+		base = filepath.Base(filepath.Dir(path))
+	}
 	var b strings.Builder
 	for _, r := range strings.ToLower(base) {
 		switch {
@@ -290,3 +295,5 @@ func newToken(stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "token: %s\n\n# in the config, under auth.tokens:\n  - name: CHANGE-ME\n    token_sha256: %q\n    sources: [\"*\"]\n", tok, hex.EncodeToString(sum[:]))
 	return 0
 }
+
+func hasGlobMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

@@ -233,7 +233,9 @@ func (c *Config) setDefaults() {
 	if s.Retry == 0 {
 		s.Retry = 3 * time.Second
 	}
-	def(&s.ReplayLines, 10000)
+	if s.ReplayLines == 0 && !c.has("stream", "replay_lines") {
+		s.ReplayLines = 10000 // unset; an explicit 0 keeps no history
+	}
 	def(&s.ReplayBytes, 64<<20)
 	def(&s.MaxLineBytes, 65536)
 	def(&s.MaxClients, 1000)
@@ -300,8 +302,8 @@ func (c *Config) validate(name string) []Problem {
 		default:
 			add(k+".engine", "want native or poll, got %q", s.Engine)
 		}
-		if s.Metrics != nil && s.Metrics.Interval < 100*time.Millisecond {
-			add(k+".metrics.interval", "must be at least 100ms")
+		if s.Metrics != nil && s.Metrics.Interval < 10*time.Millisecond {
+			add(k+".metrics.interval", "must be at least 10ms")
 		}
 	}
 	p := c.Pipeline
@@ -315,8 +317,8 @@ func (c *Config) validate(name string) []Problem {
 		add("pipeline.batch_max_wait", "must be >= 0")
 	}
 	st := c.Stream
-	if st.Heartbeat < time.Second {
-		add("stream.heartbeat", "must be at least 1s")
+	if st.Heartbeat < 10*time.Millisecond {
+		add("stream.heartbeat", "must be at least 10ms")
 	}
 	if st.Retry < 0 {
 		add("stream.retry", "must be >= 0")
@@ -334,8 +336,8 @@ func (c *Config) validate(name string) []Problem {
 	if st.ConnectRatePerIP < 0 && st.ConnectRatePerIP != -1 {
 		add("stream.connect_rate_per_ip", "must be > 0, or -1 for no limit")
 	}
-	if st.MaxLineBytes > 0 && st.MaxLineBytes < 256 {
-		add("stream.max_line_bytes", "must be at least 256")
+	if st.MaxLineBytes > 0 && st.MaxLineBytes < 16 {
+		add("stream.max_line_bytes", "must be at least 16")
 	}
 	if c.Pprof != "" && !isLoopback(c.Pprof) {
 		add("pprof", "%q must be a loopback host:port (127.0.0.1:6060): profiles reveal memory contents", c.Pprof)
@@ -362,6 +364,21 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// has reports whether the YAML set a key (a zero it set is not the same as
+// an absent key).
+func (c *Config) has(path ...string) bool {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return false
+	}
+	n := c.root.Content[0]
+	for _, k := range path {
+		if n = mapValue(n, k); n == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // lineOf finds the line of a dotted key like sources[2].files[0]; it falls

@@ -57,7 +57,7 @@ func TestQuickMode(t *testing.T) {
 	for _, s := range c.Sources {
 		names = append(names, s.Name+"="+s.Files[0])
 	}
-	want := "syslog=/var/log/syslog app=/var/log/App.log web=/srv/*/access.log"
+	want := "syslog=/var/log/syslog app.log=/var/log/App.log web=/srv/*/access.log"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("quick mode: %s, want %s", got, want)
 	}

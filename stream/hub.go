@@ -20,7 +20,7 @@ import (
 
 // Options configure a Hub. Every zero value means the default in brackets.
 type Options struct {
-	ReplayLines         int           // events kept per source for tail= and resume [10000]
+	ReplayLines         int           // events kept per source for tail= and resume [10000]; < 0 keeps none
 	ReplayBytes         int           // bytes kept per source [64 MiB]
 	Heartbeat           time.Duration // comment frame interval [15s]
 	Retry               time.Duration // the retry: hint [3s]
@@ -63,7 +63,12 @@ func (o *Options) setDefaults() {
 			*v = d
 		}
 	}
-	def(&o.ReplayLines, 10000)
+	switch {
+	case o.ReplayLines == 0:
+		o.ReplayLines = 10000
+	case o.ReplayLines < 0:
+		o.ReplayLines = 0
+	}
 	def(&o.ReplayBytes, 64<<20)
 	def(&o.ClientBuffer, 1024)
 	def(&o.MaxClients, 1000)

@@ -425,3 +425,20 @@ func TestRateLimiterBounded(t *testing.T) {
 		t.Fatalf("%d buckets", len(r.buckets))
 	}
 }
+
+func TestNoReplay(t *testing.T) {
+	e := newEnv(t, Options{ReplayLines: -1}, "app")
+	e.publish("app", "gone")
+	s := e.open("/stream/app?tail=10")
+	e.publish("app", "live")
+	ev := s.next(t)
+	if ev.Data != "live" {
+		t.Fatalf("with no replay buffer got %q first, want the live line", ev.Data)
+	}
+	s.close()
+	e.publish("app", "missed")
+	r := e.open("/stream/app", "Last-Event-ID", ev.LastEventID)
+	if g := r.next(t); g.Type != "gap" || g.Data != `{"missed":1}` {
+		t.Fatalf("resume without a buffer: %s %q", g.Type, g.Data)
+	}
+}
