@@ -126,7 +126,7 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 	}
 	matches := matchGroups(groups, events)
 	<-s.hub.sem
-	s.commit(events, groups, matches)
+	s.commit(events, matches)
 	return nil
 }
 
@@ -186,26 +186,30 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 	e := &events[0]
 	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, KindMetric, s.name, t
 	e.Frame, e.Line = metricFrame(e.ID, sample)
-	s.commit(events, nil, nil)
+	s.commit(events, nil)
 }
 
-// matchGroups runs each distinct filter once over the batch.
-func matchGroups(groups []*group, events []Event) [][]bool {
-	out := make([][]bool, len(groups))
-	for gi, g := range groups {
-		if g.key == "" {
-			continue // no filter: everything matches
+// matchGroups runs each distinct filter once over the batch. Groups with no
+// filter match everything and get no entry.
+func matchGroups(groups []*group, events []Event) map[*group][]bool {
+	out := make(map[*group][]bool, len(groups))
+	for _, g := range groups {
+		if g.key != "" {
+			out[g] = matchGroup(g, events)
 		}
-		m := make([]bool, len(events))
-		for i := range events {
-			m[i] = g.filter.Match(&events[i])
-		}
-		out[gi] = m
 	}
 	return out
 }
 
-func (s *Source) commit(events []Event, snap []*group, matches [][]bool) {
+func matchGroup(g *group, events []Event) []bool {
+	m := make([]bool, len(events))
+	for i := range events {
+		m[i] = g.filter.Match(&events[i])
+	}
+	return m
+}
+
+func (s *Source) commit(events []Event, matches map[*group][]bool) {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -220,10 +224,10 @@ func (s *Source) commit(events []Event, snap []*group, matches [][]bool) {
 		return
 	}
 	for _, g := range s.groups {
-		m, ok := lookupMatches(g, snap, matches)
+		m, ok := matches[g]
 		if !ok && g.key != "" {
 			// A group created after the worker took its snapshot.
-			m = matchGroups([]*group{g}, events)[0]
+			m = matchGroup(g, events)
 		}
 		if len(g.clients) == 0 {
 			continue
@@ -233,15 +237,6 @@ func (s *Source) commit(events []Event, snap []*group, matches [][]bool) {
 			c.push(sel)
 		}
 	}
-}
-
-func lookupMatches(g *group, snap []*group, matches [][]bool) ([]bool, bool) {
-	for i, sg := range snap {
-		if sg == g {
-			return matches[i], true
-		}
-	}
-	return nil, false
 }
 
 // refreshSnap publishes the current groups to the workers; hub.mu held.
