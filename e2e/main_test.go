@@ -97,6 +97,23 @@ func startArgs(t *testing.T, cfg string, args ...string) *agent {
 	// The race runtime sleeps a second at exit by default; the shutdown
 	// tests measure the agent, not that.
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	a := launch(t, cmd, cfg, nil)
+	waitFor(t, "ready", func() bool {
+		resp, err := http.Get(a.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return a
+}
+
+// launch starts cmd, collects its log, stops it when the test ends (failing
+// the test on a data race in the agent), and returns once it listens.
+// extra, if set, adds to the log shown when the test fails.
+func launch(t *testing.T, cmd *exec.Cmd, cfg string, extra func() string) *agent {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +151,9 @@ func startArgs(t *testing.T, cfg string, args ...string) *agent {
 		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s", a.logs)
+			if extra != nil {
+				t.Logf("%s", extra())
+			}
 		}
 		if strings.Contains(a.logs.String(), "WARNING: DATA RACE") {
 			t.Errorf("data race in the agent:\n%s", a.logs)
@@ -153,14 +173,6 @@ func startArgs(t *testing.T, cfg string, args ...string) *agent {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("edgetail did not listen within 60s\n%s", a.logs)
 	}
-	waitFor(t, "ready", func() bool {
-		resp, err := http.Get(a.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 	return a
 }
 

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -147,52 +145,7 @@ func startNotify(t *testing.T, cfg string, ns *notifySocket, watchdog time.Durat
 		cmd.Env = append(cmd.Env, kv)
 	}
 	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC="+strconv.FormatInt(watchdog.Microseconds(), 10))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	a := &agent{t: t, cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1), cfg: cfg}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			a.logs.add(line)
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "listening" {
-				select {
-				case addr <- m.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	go func() { a.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-a.done
-		}
-		if t.Failed() {
-			t.Logf("agent log:\n%s\nnotify messages:\n%s", a.logs, ns.dump())
-		}
-		if strings.Contains(a.logs.String(), "WARNING: DATA RACE") {
-			t.Errorf("data race in the agent:\n%s", a.logs)
-		}
-	})
-	select {
-	case ad := <-addr:
-		a.url = "http://" + ad
-	case err := <-a.done:
-		t.Fatalf("edgetail exited: %v\n%s", err, a.logs)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("edgetail did not listen within 60s\n%s", a.logs)
-	}
-	return a
+	return launch(t, cmd, cfg, func() string { return "notify messages:\n" + ns.dump() })
 }
 
 // TestSystemdNotify runs the binary under a real NOTIFY_SOCKET with the
