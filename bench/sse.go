@@ -18,15 +18,11 @@ import (
 // failed) as soon as the headers are in. The parser is hand-written so the
 // load tool costs as little CPU as it can on the machine it shares.
 func sseClient(ctx context.Context, addr, path, lastID string, st *clientStats, bufSize int, onStatus func(int)) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, done, err := dial(ctx, addr, onStatus)
 	if err != nil {
-		onStatus(0)
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	defer conn.Close()
+	defer done()
 
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nAccept: text/event-stream\r\n"
 	if lastID != "" {
@@ -103,4 +99,18 @@ func (r *refusalLog) note(code int, msg string) {
 		r.m[code] = msg
 		fmt.Fprintf(os.Stderr, "bench: a stream was refused with %d: %q\n", code, msg)
 	}
+}
+
+// dial connects to addr and closes the connection when ctx ends, so a
+// blocked read returns; done releases both. A failed connect reports
+// status 0.
+func dial(ctx context.Context, addr string, onStatus func(int)) (net.Conn, func(), error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		onStatus(0)
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	return conn, func() { stop(); _ = conn.Close() }, nil
 }

@@ -18,15 +18,11 @@ import (
 // opening handshake, then a reader of unmasked server frames (text, binary,
 // continuation, ping, close). Each message is one line of tail's output.
 func wsClient(ctx context.Context, addr, path string, st *clientStats, bufSize int, onStatus func(int)) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, done, err := dial(ctx, addr, onStatus)
 	if err != nil {
-		onStatus(0)
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	defer conn.Close()
+	defer done()
 
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
