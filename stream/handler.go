@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,21 +76,39 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		h.refuse(w, ref)
 		return
 	}
-	defer h.unsubscribe(sub.c)
 
 	// No h.log.With here: a derived logger lives as long as the stream,
 	// and an idle stream should hold as little as it can.
 	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip),
 		zap.Stringer("filter", &req.Filter), zap.Int("backlog", len(sub.backlog)))
 	start := time.Now()
-	why := h.pump(w, r, sub)
-	h.log.Info("stream closed", zap.Strings("sources", names), zap.String("client", ip),
-		zap.String("why", why), zap.Duration("after", time.Since(start)))
+	closed := func(why string) {
+		h.unsubscribe(sub.c)
+		h.log.Info("stream closed", zap.Strings("sources", names), zap.String("client", ip),
+			zap.String("why", why), zap.Duration("after", time.Since(start)))
+	}
+
+	rc := http.NewResponseController(w)
+	hs := httpSink{w: w, rc: rc}
+	if why := h.writeHead(w, hs, sub); why != "" {
+		closed(why)
+		return
+	}
+	if conn := h.hijack(w, r); conn != nil {
+		// net/http's goroutines, buffers and the handler's stack go away;
+		// one small goroutine (and a reader that notices the peer leave)
+		// carries the stream on. The hub waits for it in Run.
+		go func() {
+			defer h.streams.Done()
+			closed(h.pumpConn(conn, sub))
+		}()
+		return
+	}
+	closed(h.loop(hs, r.Context().Done(), sub))
 }
 
-// pump writes the stream until the client goes, the source goes, or the hub
-// closes: one select loop, a write deadline per write, a flush per batch.
-func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) string {
+// writeHead sends the headers, the retry: frame, owed gaps and the backlog.
+func (h *Hub) writeHead(w http.ResponseWriter, sk sink, sub *subscription) string {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache, no-transform")
@@ -98,7 +117,7 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 	w.WriteHeader(http.StatusOK)
 
 	c := sub.c
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.opts.WriteTimeout, hub: h}
+	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
 	head := appendRetry(nil, h.opts.Retry)
 	for _, g := range sub.gaps {
 		head = appendGap(head, g.missed, g.source)
@@ -111,14 +130,82 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 	if err := sw.flush(); err != nil {
 		return "write: " + err.Error()
 	}
+	return ""
+}
 
+// hijack takes an HTTP/1.1 connection over from net/http once the headers
+// and backlog are out, so an idle stream costs a fraction of what net/http
+// keeps per connection (two goroutines, read and write buffers, the
+// handler's stack). HTTP/2 streams cannot be hijacked and stay as they are.
+func (h *Hub) hijack(w http.ResponseWriter, r *http.Request) net.Conn {
+	if h.opts.NoHijack || r.ProtoMajor != 1 || r.ProtoMinor != 1 {
+		return nil
+	}
+	// Count the stream before taking the connection, under the lock Run
+	// passes after closing: a stream is either counted before Run waits,
+	// or sees the hub closed and stays with net/http (and ends at once).
+	h.mu.Lock()
+	select {
+	case <-h.done:
+		h.mu.Unlock()
+		return nil
+	default:
+		h.streams.Add(1)
+	}
+	h.mu.Unlock()
+	// Go to net/http's own writer: a wrapper's Hijack may refuse once a
+	// body was written (gin's does), while net/http's flushes and hands
+	// the connection over, which is what is wanted here.
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h.streams.Done()
+		h.log.Debug("stream stays with net/http", zap.Error(err))
+		return nil
+	}
+	return conn
+}
+
+// pumpConn runs the stream on a hijacked connection, continuing the chunked
+// body net/http began, and ends it cleanly.
+func (h *Hub) pumpConn(conn net.Conn, sub *subscription) string {
+	gone := make(chan struct{})
+	go func() {
+		// A client sends nothing after its request: a read returns only
+		// when it goes away (or the connection is closed below).
+		var b [1]byte
+		for {
+			if _, err := conn.Read(b[:]); err != nil {
+				close(gone)
+				return
+			}
+		}
+	}()
+	why := h.loop(&chunkedConn{conn: conn}, gone, sub)
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write([]byte("0\r\n\r\n"))
+	_ = conn.Close()
+	<-gone
+	return why
+}
+
+// loop writes the stream until the client goes, the source goes, or the hub
+// closes: one select loop, a write deadline per write, a flush per batch.
+func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) string {
+	c := sub.c
+	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
 	var batch []*Event
 	var coalesce *time.Timer // made on first use: an idle client never needs it
 	last := time.Now()       // of the last flush
-	ctx := r.Context()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-clientGone:
 			return "client went away"
 		case <-h.done:
 			return "agent stopping"
@@ -137,7 +224,7 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 				coalesce.Reset(wait)
 			}
 			select {
-			case <-ctx.Done():
+			case <-clientGone:
 				return "client went away"
 			case <-h.done:
 				return "agent stopping"
@@ -178,6 +265,50 @@ func (h *Hub) pump(w http.ResponseWriter, r *http.Request, sub *subscription) st
 	}
 }
 
+// sink is where a stream's bytes go: the ResponseWriter while net/http
+// holds the connection, or the hijacked connection.
+type sink interface {
+	Write([]byte) (int, error)
+	Flush() error
+	SetWriteDeadline(time.Time) error
+}
+
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s httpSink) Write(b []byte) (int, error)        { return s.w.Write(b) }
+func (s httpSink) Flush() error                       { return s.rc.Flush() }
+func (s httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+
+// chunkedConn writes HTTP/1.1 chunks on a hijacked connection: size line,
+// data and CRLF in one writev.
+type chunkedConn struct {
+	conn net.Conn
+	hdr  [18]byte
+	bufs [3][]byte
+}
+
+var crlf = []byte("\r\n")
+
+func (c *chunkedConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	h := strconv.AppendInt(c.hdr[:0], int64(len(p)), 16)
+	h = append(h, '\r', '\n')
+	c.bufs = [3][]byte{h, p, crlf}
+	b := net.Buffers(c.bufs[:])
+	if _, err := b.WriteTo(c.conn); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *chunkedConn) Flush() error                       { return nil }
+func (c *chunkedConn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
 // Flush coalescing: with n clients connected, a client flushes at most once
 // per n×coalescePerClient, capped at coalesceMax; under coalesceMin clients
 // it never waits.
@@ -202,8 +333,7 @@ func (h *Hub) flushWindow() time.Duration {
 // first write error, so a batch can be checked once: through gin, Flush
 // reports nothing and a dead peer shows up only on a later Write.
 type streamWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
+	sk      sink
 	timeout time.Duration
 	hub     *Hub
 	err     error
@@ -241,10 +371,10 @@ func (s *streamWriter) send() {
 		return
 	}
 	if now := time.Now(); now.Sub(s.armed) > s.timeout/10 {
-		_ = s.rc.SetWriteDeadline(now.Add(s.timeout))
+		_ = s.sk.SetWriteDeadline(now.Add(s.timeout))
 		s.armed = now
 	}
-	_, s.err = s.w.Write(*s.buf)
+	_, s.err = s.sk.Write(*s.buf)
 	*s.buf = (*s.buf)[:0]
 }
 
@@ -262,6 +392,6 @@ func (s *streamWriter) flush() error {
 	if s.err != nil {
 		return s.err
 	}
-	s.err = s.rc.Flush()
+	s.err = s.sk.Flush()
 	return s.err
 }

@@ -39,6 +39,9 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	Logger   *zap.Logger // nil: no logs
 	Observer Observer    // nil: nothing observed
+	// NoHijack keeps HTTP/1.1 streams on net/http's connection handling
+	// rather than taking the connection over after the headers.
+	NoHijack bool
 }
 
 // Observer receives the pipeline's measurements; the agent turns them into
@@ -128,6 +131,7 @@ type Hub struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	streams   sync.WaitGroup // streams on hijacked connections
 
 	rejected [numRejectReasons]atomic.Uint64
 	sent     atomic.Uint64 // events written to clients
@@ -153,8 +157,9 @@ func New(opts Options) *Hub {
 }
 
 // Run sends heartbeats until ctx is done, then ends every stream. It returns
-// once the heartbeat loop has stopped; handlers notice the closed hub on
-// their own.
+// once the heartbeat loop has stopped and every stream on a hijacked
+// connection has ended; handlers still under net/http notice the closed hub
+// on their own.
 func (h *Hub) Run(ctx context.Context) error {
 	t := time.NewTicker(h.opts.Heartbeat)
 	defer t.Stop()
@@ -162,8 +167,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			h.Close()
+			h.waitStreams()
 			return nil
 		case <-h.done:
+			h.waitStreams()
 			return nil
 		case <-t.C:
 			h.mu.Lock()
@@ -174,6 +181,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.mu.Unlock()
 		}
 	}
+}
+
+// waitStreams waits for the streams on hijacked connections; the hub is
+// closed, and passing the lock orders it after any stream counted before.
+func (h *Hub) waitStreams() {
+	h.mu.Lock()
+	h.mu.Unlock()
+	h.streams.Wait()
 }
 
 // Close ends every stream: handlers return, so http.Server.Shutdown, which

@@ -289,3 +289,8 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	p.mu.Unlock()
 	send(p.ctx, p.out, Batch{Lines: lines})
 }
+
+// nxadm/tail checks a polled file every watch.POLL_DURATION (250 ms), a
+// package-wide setting; a rename rotation loses what was written since the
+// last check, so check more often. Set once, before any tail starts.
+func init() { watch.POLL_DURATION = 100 * time.Millisecond }
