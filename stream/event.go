@@ -3,6 +3,7 @@ package stream
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,10 +32,34 @@ type Event struct {
 	// Frame is the complete SSE event for a single-source text stream.
 	Frame []byte
 
-	jsonOnce   sync.Once
-	jsonFrame  []byte
-	mergedOnce [2]sync.Once
-	merged     [2][]byte
+	// alt holds the other encodings, made on first use: most events are
+	// only ever sent as Frame, and a replay buffer holds many events.
+	alt atomic.Pointer[altFrames]
+}
+
+// altFrames are an event's encodings other than Frame, each built once.
+type altFrames struct {
+	once [3]sync.Once
+	b    [3][]byte
+}
+
+// The altFrames slots.
+const (
+	altJSON       = iota // single-source stream, format=json
+	altMergedText        // merged stream, format=text
+	altMergedJSON        // merged stream, format=json
+)
+
+func (e *Event) alternate(slot int, build func() []byte) []byte {
+	a := e.alt.Load()
+	if a == nil {
+		a = new(altFrames)
+		if !e.alt.CompareAndSwap(nil, a) {
+			a = e.alt.Load()
+		}
+	}
+	a.once[slot].Do(func() { a.b[slot] = build() })
+	return a.b[slot]
 }
 
 // size is what the event costs the replay buffer's byte budget.
@@ -45,21 +70,22 @@ func (e *Event) size() int { return len(e.Frame) + 160 }
 // built on first use and then shared.
 func (e *Event) frame(f Format, merged bool) []byte {
 	if merged {
-		i := int(f)
-		e.mergedOnce[i].Do(func() { e.merged[i] = e.buildMerged(f) })
-		return e.merged[i]
+		slot := altMergedText
+		if f == FormatJSON {
+			slot = altMergedJSON
+		}
+		return e.alternate(slot, func() []byte { return e.buildMerged(f) })
 	}
 	if f == FormatText || e.Kind == KindMetric {
 		return e.Frame
 	}
-	e.jsonOnce.Do(func() {
+	return e.alternate(altJSON, func() []byte {
 		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+120)
 		b = appendIDField(b, "", e.ID)
 		b = append(b, "data: "...)
 		b = e.appendJSON(b)
-		e.jsonFrame = append(b, '\n', '\n')
+		return append(b, '\n', '\n')
 	})
-	return e.jsonFrame
 }
 
 // mergedPrefix marks ids of the merged stream, so that an id of a single
