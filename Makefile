@@ -43,9 +43,11 @@ bench: build
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
+FUZZ_TARGETS := stream:FuzzAppendSafe stream:FuzzDetectLevel stream:FuzzParseRequest agent:FuzzParseConfig \
+	hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo
 fuzz:
-	for t in FuzzAppendSafe FuzzDetectLevel FuzzParseRequest; do \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./stream/ || exit 1; done
+	for t in $(FUZZ_TARGETS); do \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ || exit 1; done
 
 # Packages: a static binary, the man page and the units, as a .deb and an
 # .rpm in $(DIST)/, built with nfpm (run with go run: it stays out of go.mod).
