@@ -135,6 +135,14 @@ func TestUIReconnect(t *testing.T) {
 	appendLines(t, logf, "after restart")
 	waitJS(t, ctx, "line after restart", logHas("after restart"), 5*time.Second)
 	t.Logf("gap marker: %q", js[string](t, ctx, `document.querySelector("#log .row.gap").textContent`))
+	// The restarted agent re-sends the lines it holds; the ones already
+	// shown are not shown twice.
+	for _, l := range []string{"first run line", "before restart", "written while down"} {
+		n := js[int](t, ctx, `[...document.querySelectorAll("#log .row")].filter(r => r.textContent.includes(`+jsq(l)+`)).length`)
+		if n != 1 {
+			t.Errorf("%q shown %d times, want once", l, n)
+		}
+	}
 }
 
 // TestUIMetricsAndScreenshots: the charts draw the history from tail= at
