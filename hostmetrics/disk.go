@@ -28,32 +28,15 @@ type diskCounters struct {
 // reported; the other devices are still returned.
 func parseDiskstats(r io.Reader) ([]diskCounters, error) {
 	var out []diskCounters
-	var bad lineErrors
-	sc := newScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
-		}
-		if len(fields) < minDiskFields {
-			bad.addf(line, "%d fields, want at least %d", len(fields), minDiskFields)
-			continue
-		}
+	err := eachRecord(r, minDiskFields, func(line int, fields []string, bad *lineErrors) {
 		var v [minDiskFields]uint64
-		ok := true
 		for i := 3; i < minDiskFields; i++ {
 			n, err := parseUint(fields[i])
 			if err != nil {
 				bad.addf(line, "%s: field %d: %v", truncate(fields[2]), i+1, err)
-				ok = false
-				break
+				return
 			}
 			v[i] = n
-		}
-		if !ok {
-			continue
 		}
 		out = append(out, diskCounters{
 			name:         fields[2],
@@ -63,11 +46,8 @@ func parseDiskstats(r io.Reader) ([]diskCounters, error) {
 			writeSectors: v[9],
 			ioTicksMS:    v[12],
 		})
-	}
-	if err := sc.Err(); err != nil {
-		return out, err
-	}
-	return out, bad.err()
+	})
+	return out, err
 }
 
 // skippedDiskPrefixes are devices whose I/O is memory traffic, not disk

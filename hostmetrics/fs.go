@@ -40,19 +40,7 @@ type mountEntry struct {
 func parseMounts(r io.Reader) ([]mountEntry, error) {
 	var out []mountEntry
 	index := make(map[string]int)
-	var bad lineErrors
-	sc := newScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
-		}
-		if len(fields) < 3 {
-			bad.addf(line, "%d fields, want at least 3", len(fields))
-			continue
-		}
+	err := eachRecord(r, 3, func(_ int, fields []string, _ *lineErrors) {
 		m := mountEntry{
 			device: unescapeMount(fields[0]),
 			mount:  unescapeMount(fields[1]),
@@ -60,15 +48,12 @@ func parseMounts(r io.Reader) ([]mountEntry, error) {
 		}
 		if i, ok := index[m.mount]; ok {
 			out[i] = m
-			continue
+			return
 		}
 		index[m.mount] = len(out)
 		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		return out, err
-	}
-	return out, bad.err()
+	})
+	return out, err
 }
 
 // unescapeMount undoes the kernel's octal escaping of space, tab, newline

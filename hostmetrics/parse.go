@@ -26,6 +26,32 @@ func newScanner(r io.Reader) *bufio.Scanner {
 	return sc
 }
 
+// eachRecord calls fn with the whitespace-separated fields of every
+// non-empty line that has at least minFields of them; shorter lines are
+// reported as malformed and skipped. The error joins the scanner's error,
+// else the lines fn or the field check found bad.
+func eachRecord(r io.Reader, minFields int, fn func(line int, fields []string, bad *lineErrors)) error {
+	var bad lineErrors
+	sc := newScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if len(fields) < minFields {
+			bad.addf(line, "%d fields, want at least %d", len(fields), minFields)
+			continue
+		}
+		fn(line, fields, &bad)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return bad.err()
+}
+
 // maxLineErrors is how many malformed lines one error message spells out;
 // the rest are only counted, so a garbage file cannot produce a huge message.
 const maxLineErrors = 3
