@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,4 +196,61 @@ func statusFull(t *testing.T, a *agent, path string) (int, string) {
 	var b strings.Builder
 	bufio.NewReader(resp.Body).WriteTo(&b)
 	return resp.StatusCode, b.String()
+}
+
+// Running out of file descriptors slows accepts down (net/http backs off up
+// to a second) and neither crashes the agent nor makes it spin.
+func TestOutOfFileDescriptors(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit (util-linux) not found")
+	}
+	_, cfg := fileSource(t, "stream:\n  max_clients_per_ip: 1000\n  connect_rate_per_ip: -1\n")
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(f, []byte("listen: 127.0.0.1:0\n"+cfg), 0o644)
+	cmd := exec.Command(prlimit, "--nofile=48:48", binary, "-config", f)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	a := launch(t, cmd, f, nil)
+	addr := strings.TrimPrefix(a.url, "http://")
+	var conns []net.Conn
+	for range 80 {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			break
+		}
+		fmt.Fprintf(c, "GET /stream/app?tail=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+		conns = append(conns, c)
+	}
+	time.Sleep(time.Second)
+	if a.cmd.ProcessState != nil {
+		t.Fatalf("the agent exited: %v\n%s", a.cmd.ProcessState, a.logs)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "serving again", func() bool {
+		code, _ := status(t, a, "GET", "/healthz")
+		return code == 200
+	})
+	pid := a.cmd.Process.Pid
+	t0 := cpuTicks(t, pid)
+	time.Sleep(time.Second)
+	ticks := cpuTicks(t, pid) - t0
+	t.Logf("%d connections opened against 48 fds; %d accept errors logged; %d CPU ticks in the idle second after",
+		len(conns), strings.Count(a.logs.String(), "too many open files"), ticks)
+	if ticks > 30 {
+		t.Fatalf("%d CPU ticks in an idle second: spinning", ticks)
+	}
+}
+
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
 }
