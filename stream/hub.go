@@ -300,10 +300,7 @@ type Counters struct {
 
 // Counters reads the hub's totals.
 func (h *Hub) Counters() Counters {
-	h.mu.Lock()
-	n := len(h.clients)
-	h.mu.Unlock()
-	c := Counters{Clients: n, Sent: h.sent.Load(), SentB: h.sentB.Load(), Dropped: h.dropped.Load(),
+	c := Counters{Clients: int(h.nclients.Load()), Sent: h.sent.Load(), SentB: h.sentB.Load(), Dropped: h.dropped.Load(),
 		Rejected: make(map[string]uint64, numRejectReasons)}
 	for i := range h.rejected {
 		c.Rejected[rejectReason(i).String()] = h.rejected[i].Load()

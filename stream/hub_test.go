@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -440,5 +441,38 @@ func TestNoReplay(t *testing.T) {
 	r := e.open("/stream/app", "Last-Event-ID", ev.LastEventID)
 	if g := r.next(t); g.Type != "gap" || g.Data != `{"missed":1}` {
 		t.Fatalf("resume without a buffer: %s %q", g.Type, g.Data)
+	}
+}
+
+// Ingest splits what it gathers into batches of at most BatchMaxLines and
+// keeps every line, in order.
+func TestIngestBatches(t *testing.T) {
+	h := New(Options{BatchMaxLines: 7})
+	src := h.Source("app", KindFile)
+	in := make(chan []Line, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = src.Ingest(ctx, in); close(done) }()
+	n := 0
+	for _, size := range []int{1, 20, 3, 7, 15} {
+		ls := make([]Line, size)
+		for i := range ls {
+			ls[i] = Line{Text: []byte(strconv.Itoa(n))}
+			n++
+		}
+		in <- ls
+	}
+	waitFor(t, func() bool { return src.lines.Load() == uint64(n) })
+	cancel()
+	<-done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := 0; i < src.ring.n; i++ {
+		if got := string(src.ring.at(i).Line); got != strconv.Itoa(i) {
+			t.Fatalf("line %d is %q", i, got)
+		}
+	}
+	if src.ring.n != n {
+		t.Fatalf("%d lines held, want %d", src.ring.n, n)
 	}
 }

@@ -95,15 +95,14 @@ func (s *Source) Ingest(ctx context.Context, in <-chan []Line) error {
 				break gather
 			}
 		}
-		for len(batch) > 0 {
-			n := min(len(batch), max)
-			if err := s.Publish(ctx, batch[:n]); err != nil {
+		for i := 0; i < len(batch); i += max {
+			if err := s.Publish(ctx, batch[i:min(i+max, len(batch))]); err != nil {
 				return nil // ctx done
 			}
-			batch = batch[n:]
 		}
-		// Keep the gather buffer's capacity but drop references to the
-		// lines so their bytes can be freed.
+		// Keep the gather buffer's capacity, but drop its references to
+		// the lines so their bytes can be freed.
+		clear(batch)
 		batch = batch[:0]
 	}
 }
