@@ -145,21 +145,26 @@ func TestCapsAndBadRequests(t *testing.T) {
 	}
 	a.open("/stream/app")
 	a.open("/stream/app")
-	resp := a.get("/stream/app")
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("third stream from one address: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
-	}
+	expectRefused(t, a, "/stream/app", http.StatusTooManyRequests, "third stream from one address")
 }
 
 func TestAgentAndSourceCaps(t *testing.T) {
-	_, cfg := fileSource(t, "stream:\n  max_clients: 1\n")
-	a := start(t, cfg)
-	a.open("/stream/app")
-	resp := a.get("/stream/app")
+	for _, cap := range []string{"max_clients", "max_clients_per_source"} {
+		_, cfg := fileSource(t, "stream:\n  "+cap+": 1\n")
+		a := start(t, cfg)
+		a.open("/stream/app")
+		expectRefused(t, a, "/stream/app", http.StatusServiceUnavailable, "over "+cap)
+	}
+}
+
+// expectRefused checks that a stream request is refused with status and a
+// Retry-After.
+func expectRefused(t *testing.T, a *agent, path string, status int, what string) {
+	t.Helper()
+	resp := a.get(path)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("over the agent cap: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	if resp.StatusCode != status || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: %s, Retry-After %q; want %d with Retry-After", what, resp.Status, resp.Header.Get("Retry-After"), status)
 	}
 }
 

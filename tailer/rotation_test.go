@@ -93,9 +93,7 @@ func testAppendPartial(t *testing.T, e Engine) {
 
 func testRenameRotation(t *testing.T, e Engine) {
 	const n, every = 3000, 500
-	dir := t.TempDir()
-	p := filepath.Join(dir, "app.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "app.log")
 	tl, c := start(t, baseOpts(e, dir))
 	writer(t, p, n, every, func() {
 		if err := os.Rename(p, p+".1"); err != nil {
@@ -117,9 +115,7 @@ func testRenameRotation(t *testing.T, e Engine) {
 
 func testCopyTruncate(t *testing.T, e Engine) {
 	const n, every = 3000, 500
-	dir := t.TempDir()
-	p := filepath.Join(dir, "app.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "app.log")
 	tl, c := start(t, baseOpts(e, dir))
 	writer(t, p, n, every, func() {
 		// The brief pause logrotate's users rely on: let the reader catch up,
@@ -164,9 +160,7 @@ func testCopyTruncate(t *testing.T, e Engine) {
 }
 
 func testTruncate(t *testing.T, e Engine) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	tl, c := start(t, baseOpts(e, dir))
 	appendFile(t, p, "aaaaaaaaaa\nbbbbbbbbbb\n")
 	waitFor(t, 5*time.Second, "first lines", func() bool { return c.count() >= 2 })
@@ -186,9 +180,7 @@ func testTruncate(t *testing.T, e Engine) {
 }
 
 func testDeleteRecreate(t *testing.T, e Engine) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	tl, c := start(t, baseOpts(e, dir))
 	appendFile(t, p, "before\n")
 	waitFor(t, 5*time.Second, "before", func() bool { return c.hasText("before") })
@@ -207,9 +199,7 @@ func testDeleteRecreate(t *testing.T, e Engine) {
 }
 
 func testNewFileExclude(t *testing.T, e Engine) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	o := baseOpts(e, dir)
 	o.Exclude = []string{"*.skip.log"}
 	tl, c := start(t, o)
@@ -264,9 +254,7 @@ func testPermission(t *testing.T, e Engine) {
 
 func testLongLine(t *testing.T, e Engine) {
 	const size = 1 << 20
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	o := baseOpts(e, dir)
 	o.MaxLineBytes = 64 << 10
 	tl, c := start(t, o)
@@ -347,9 +335,7 @@ func testPrefill(t *testing.T, e Engine) {
 }
 
 func testCRLF(t *testing.T, e Engine) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	_, c := start(t, baseOpts(e, dir))
 	bad := "bad\xff\xfe\x00nul"
 	appendFile(t, p, "crlf\r\n"+bad+"\n\r\n")
@@ -415,9 +401,7 @@ func TestNewBadGlob(t *testing.T) {
 // TestWriteToOldFdAfterRotation checks the retired-file grace: a writer that
 // keeps writing to its old fd briefly after a rename rotation loses nothing.
 func TestWriteToOldFdAfterRotation(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "a.log")
-	appendFile(t, p, "")
+	dir, p := emptyLog(t, "a.log")
 	tl, c := start(t, baseOpts(EngineNative, dir))
 	old, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -546,4 +530,13 @@ func TestSymlinkOutOfGlobsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// emptyLog makes an empty log file, name, in a new directory.
+func emptyLog(t *testing.T, name string) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, name)
+	appendFile(t, path, "")
+	return dir, path
 }
