@@ -1,9 +1,10 @@
 package tailer
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -67,12 +68,7 @@ func (t *Tailer) scan() []string {
 			set[m] = true
 		}
 	}
-	res := make([]string, 0, len(set))
-	for p := range set {
-		res = append(res, p)
-	}
-	sort.Strings(res)
-	return res
+	return slices.Sorted(maps.Keys(set))
 }
 
 // dirs lists the existing directories that hold the globs' files; a glob
@@ -92,12 +88,7 @@ func (t *Tailer) dirs() []string {
 			}
 		}
 	}
-	res := make([]string, 0, len(set))
-	for d := range set {
-		res = append(res, d)
-	}
-	sort.Strings(res)
-	return res
+	return slices.Sorted(maps.Keys(set))
 }
 
 // errLinkEscapes refuses a symlink that leads out of the source's globs.
