@@ -141,9 +141,9 @@ func (h *Hub) hijack(w http.ResponseWriter, r *http.Request) net.Conn {
 	if h.opts.NoHijack || r.ProtoMajor != 1 || r.ProtoMinor != 1 {
 		return nil
 	}
-	// Count the stream before taking the connection, under the lock Run
-	// passes after closing: a stream is either counted before Run waits,
-	// or sees the hub closed and stays with net/http (and ends at once).
+	// Count the stream before taking the connection, under the lock Close
+	// closes the hub with: a stream is either counted before Run waits, or
+	// sees the hub closed and stays with net/http (and ends at once).
 	h.mu.Lock()
 	select {
 	case <-h.done:

@@ -167,10 +167,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			h.Close()
-			h.waitStreams()
+			h.streams.Wait()
 			return nil
 		case <-h.done:
-			h.waitStreams()
+			h.streams.Wait()
 			return nil
 		case <-t.C:
 			h.mu.Lock()
@@ -183,17 +183,17 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
-// waitStreams waits for the streams on hijacked connections; the hub is
-// closed, and passing the lock orders it after any stream counted before.
-func (h *Hub) waitStreams() {
-	h.mu.Lock()
-	h.mu.Unlock()
-	h.streams.Wait()
-}
-
 // Close ends every stream: handlers return, so http.Server.Shutdown, which
-// does not interrupt streaming handlers, can complete.
-func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.done) }) }
+// does not interrupt streaming handlers, can complete. The channel closes
+// under the hub lock, where hijack counts a stream only while it is open:
+// once Close returns, no stream can be added to what Run waits for.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		close(h.done)
+		h.mu.Unlock()
+	})
+}
 
 // Done is closed when the hub is closed.
 func (h *Hub) Done() <-chan struct{} { return h.done }

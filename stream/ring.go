@@ -66,13 +66,6 @@ func (r *ring) oldest() *Event {
 	return r.at(0)
 }
 
-func (r *ring) newest() *Event {
-	if r.n == 0 {
-		return nil
-	}
-	return r.at(r.n - 1)
-}
-
 // indexAfterID returns the index of the first event with an id above id;
 // ids of one source are contiguous, so this is arithmetic.
 func (r *ring) indexAfterID(id uint64) int {

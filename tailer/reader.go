@@ -33,9 +33,6 @@ func (s *splitter) reset() {
 	s.heldLen = 0
 }
 
-// pending reports whether an incomplete line is held.
-func (s *splitter) pending() bool { return s.heldLen > 0 }
-
 // feed splits chunk into lines and returns them appended to dst, all texts
 // sharing one new backing array (one allocation per chunk rather than per
 // line). Bytes after the last newline are held for the next feed. It also
