@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"edgetail/stream"
 )
 
 // Options configure a follow session. Zero values mean the default.
@@ -303,16 +305,15 @@ func (s *session) print(ev Event) {
 	fmt.Fprintln(s.o.Out, line)
 }
 
-var levelRe = regexp.MustCompile(`(?i)\b(error|err|fatal|crit|critical|panic|warn|warning|debug|trace)\b`)
-
+// levelColor colours a line by the level the agent's own level= filter
+// reads from it (stream.DetectLevel), so colour and filter agree.
 func levelColor(line string) string {
-	m := levelRe.FindString(line)
-	switch strings.ToLower(m) {
-	case "error", "err", "fatal", "crit", "critical", "panic":
+	switch stream.DetectLevel([]byte(line)) {
+	case stream.LevelError:
 		return "\x1b[31m"
-	case "warn", "warning":
+	case stream.LevelWarn:
 		return "\x1b[33m"
-	case "debug", "trace":
+	case stream.LevelDebug:
 		return "\x1b[2m"
 	}
 	return ""
