@@ -96,6 +96,10 @@ func (p *poller) rescan(buf []byte) {
 			p.start(path, false, buf)
 			continue
 		}
+		if err := p.t.checkLink(path); err != nil {
+			p.refuseLink(pt, err)
+			continue
+		}
 		fi, err := os.Stat(path)
 		switch {
 		case err == nil:
@@ -240,6 +244,13 @@ func (p *poller) died(pt *ptail) {
 	}
 }
 
+// refuseLink reports a followed name that became a link out of the globs
+// and stops its tail (forward then sees the channel close and forgets it).
+func (p *poller) refuseLink(pt *ptail, err error) {
+	p.t.setState(pt.path, StateUnreadable, err.Error())
+	go func() { _ = pt.tl.Stop() }()
+}
+
 // deliver converts texts to Lines (CR strip and cut as in the native engine,
 // one backing array per batch) and sends them.
 func (p *poller) deliver(pt *ptail, texts []string) {
@@ -250,8 +261,7 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	// globs, what it read is not ours to send. Drop it and stop the tail
 	// (forward then sees its channel close and forgets it).
 	if err := p.t.checkLink(pt.path); err != nil {
-		p.t.setState(pt.path, StateUnreadable, err.Error())
-		go func() { _ = pt.tl.Stop() }()
+		p.refuseLink(pt, err)
 		return
 	}
 	max := p.t.opts.MaxLineBytes
