@@ -82,6 +82,10 @@ func lastLines(f *os.File, path string, end int64, n, max int, maxBytes int64, b
 	}
 	sp := newSplitter(max)
 	now := time.Now()
+	var id fileID
+	if fi, err := f.Stat(); err == nil {
+		id = idOf(fi)
+	}
 	var lines []Line
 	for off := start; off < end; {
 		c := int64(len(buf))
@@ -90,7 +94,9 @@ func lastLines(f *os.File, path string, end int64, n, max int, maxBytes int64, b
 		}
 		m, err := f.ReadAt(buf[:c], off)
 		if m > 0 {
+			k := len(lines)
 			lines, _ = sp.feed(buf[:m], path, now, lines)
+			setEnds(lines[k:], buf[:m], off, id)
 			off += int64(m)
 		}
 		if err != nil || m == 0 {

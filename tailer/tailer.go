@@ -54,6 +54,14 @@ type Line struct {
 	// line's full length in bytes, and Text holds only its first MaxLineBytes
 	// bytes (cut back to a UTF-8 rune boundary).
 	Cut int
+	// Dev and Ino identify the file the line was read from (its device and
+	// inode), which a rename does not change; both 0 when unknown (the poll
+	// engine).
+	Dev, Ino uint64
+	// End is the offset in that file just after the line's newline, so that
+	// a reader of the file on disk can continue right after the line; 0 when
+	// unknown.
+	End int64
 }
 
 // Batch is the unit handed to the caller: lines in file order. Lines from one
