@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"edgetail/history"
 	"edgetail/hostmetrics"
 	"edgetail/stream"
 	"edgetail/tailer"
@@ -79,6 +80,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		MaxClientsPerSource: st.MaxClientsPerSource,
 		MaxClientsPerIP:     st.MaxClientsPerIP,
 		ConnectRatePerIP:    st.ConnectRatePerIP,
+		MaxHistoryReads:     st.MaxHistoryReads,
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
 		Logger:              log.Named("stream"),
@@ -351,6 +353,8 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	}
 	p.tailer = t
 	src := a.hub.Source(s.Name, stream.KindFile)
+	pos := newPositions()
+	src.SetPast(&filePast{t: t, pos: pos, maxLine: cfg.Stream.MaxLineBytes, log: log})
 	out := make(chan tailer.Batch, 16)
 	in := make(chan []stream.Line, 16)
 	p.wg.Go(func() {
@@ -358,7 +362,7 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 			log.Error("tailer stopped", zap.Error(err))
 		}
 	})
-	p.wg.Go(func() { convert(ctx, out, in) })
+	p.wg.Go(func() { convert(ctx, out, in, pos) })
 	p.wg.Go(func() { _ = src.Ingest(ctx, in) })
 	p.wg.Go(func() {
 		select {
@@ -371,16 +375,23 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 }
 
 // convert hands the tailer's batches to the stream source. The two packages
-// do not import each other; this is where they meet.
-func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line) {
+// do not import each other; this is where they meet. Each line gets its
+// durable key here, in the order the source commits them, so that a key
+// names the source's position on disk as of its line.
+func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line, pos *history.Positions) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case b := <-out:
 			lines := make([]stream.Line, len(b.Lines))
+			var keys []byte
 			for i, l := range b.Lines {
 				lines[i] = stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut}
+				start := len(keys)
+				if keys = pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
+					lines[i].Key = keys[start:len(keys):len(keys)]
+				}
 			}
 			select {
 			case in <- lines:

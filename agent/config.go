@@ -73,6 +73,10 @@ type StreamConfig struct {
 	// ConnectRatePerIP bounds new streams per second per address (bursts
 	// of twice that); -1 turns the limit off. An edgetail addition.
 	ConnectRatePerIP float64 `yaml:"connect_rate_per_ip"`
+	// MaxHistoryReads bounds the reads of logs on disk (since=, until=,
+	// tail= beyond the replay buffer, downloads) running at once; more are
+	// refused with 503. An edgetail addition.
+	MaxHistoryReads int `yaml:"max_history_reads"`
 }
 
 // AuthConfig lists the bearer tokens; empty means no authentication.
@@ -242,6 +246,7 @@ func (c *Config) setDefaults() {
 	def(&s.MaxClientsPerSource, 500)
 	def(&s.MaxClientsPerIP, 32)
 	def(&s.ClientBuffer, 1024)
+	def(&s.MaxHistoryReads, 4)
 	if s.ConnectRatePerIP == 0 {
 		s.ConnectRatePerIP = 20
 	}
@@ -327,7 +332,7 @@ func (c *Config) validate(name string) []Problem {
 		"stream.replay_lines": st.ReplayLines, "stream.replay_bytes": st.ReplayBytes,
 		"stream.max_line_bytes": st.MaxLineBytes, "stream.max_clients": st.MaxClients,
 		"stream.max_clients_per_source": st.MaxClientsPerSource, "stream.max_clients_per_ip": st.MaxClientsPerIP,
-		"stream.client_buffer": st.ClientBuffer,
+		"stream.client_buffer": st.ClientBuffer, "stream.max_history_reads": st.MaxHistoryReads,
 	} {
 		if v < 0 {
 			add(key, "must be >= 0")

@@ -33,6 +33,7 @@ func (a *Agent) routes() http.Handler {
 	streams := gin.WrapH(a.hub.Handler())
 	authed.GET("/stream", a.grantSources, streams)
 	authed.GET("/stream/:source", a.grantSources, streams)
+	authed.GET("/download/:source", a.grantSources, gin.WrapH(a.hub.Download()))
 	authed.GET("/api/sources", a.apiSources)
 	r.GET("/metrics", a.metricsAuth, a.metrics)
 	authed.POST("/api/session", a.login)

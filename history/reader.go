@@ -69,10 +69,14 @@ func Read(ctx context.Context, q Query, emit func(Item) error) error {
 		clock.Now = time.Now()
 	}
 	var gaps []Item
-	chains := make([]*chain, 0, len(q.Files))
+	plans := make([][]File, 0, len(q.Files))
 	for _, p := range q.Files {
 		files, g := Plan(p)
 		gaps = append(gaps, g...)
+		plans = append(plans, files)
+	}
+	chains := make([]*chain, 0, len(q.Files))
+	for _, files := range dedupe(plans) {
 		chains = append(chains, &chain{q: &q, clock: clock, max: q.MaxLineBytes, files: files})
 	}
 	defer func() {
@@ -154,4 +158,51 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 		out = append(out, &chain{q: q, clock: clock, max: c.max, files: c.files[keepFrom:]})
 	}
 	return out, max(total-int64(q.Tail), 0), nil
+}
+
+// dedupe drops files that two plans share, so that no file is read twice:
+// a sibling that is itself followed (a glob that matches app.log.1) is read
+// as a followed file only, and a file listed by two plans is kept in the
+// first.
+func dedupe(plans [][]File) [][]File {
+	type id struct{ dev, ino uint64 }
+	followed := make(map[id]bool)
+	for _, p := range plans {
+		for _, f := range p {
+			if f.Current {
+				followed[id{f.Dev, f.Ino}] = true
+			}
+		}
+	}
+	seen := make(map[id]bool)
+	out := make([][]File, 0, len(plans))
+	for _, p := range plans {
+		kept := p[:0:0]
+		for _, f := range p {
+			k := id{f.Dev, f.Ino}
+			if seen[k] || (!f.Current && followed[k]) {
+				continue
+			}
+			seen[k] = true
+			kept = append(kept, f)
+		}
+		if len(kept) > 0 {
+			out = append(out, kept)
+		}
+	}
+	return out
+}
+
+// PlanAll lists the files of every followed path as Read would read them.
+func PlanAll(paths []string) []File {
+	plans := make([][]File, 0, len(paths))
+	for _, p := range paths {
+		files, _ := Plan(p)
+		plans = append(plans, files)
+	}
+	var out []File
+	for _, p := range dedupe(plans) {
+		out = append(out, p...)
+	}
+	return out
 }

@@ -25,6 +25,7 @@ type Event struct {
 	Level  Level
 	Source string
 	File   string
+	Key    []byte // the durable id, when the producer gave one: `id:` says it instead of ID
 	Time   time.Time
 	// Line is the sanitized line (valid UTF-8, no CR/LF) or, for a metric,
 	// the sample's JSON. It aliases Frame.
@@ -80,8 +81,8 @@ func (e *Event) frame(f Format, merged bool) []byte {
 		return e.Frame
 	}
 	return e.alternate(altJSON, func() []byte {
-		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+120)
-		b = appendIDField(b, "", e.ID)
+		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+len(e.Key)+120)
+		b = appendEventID(b, e)
 		b = append(b, "data: "...)
 		b = e.appendJSON(b)
 		return append(b, '\n', '\n')
@@ -95,7 +96,11 @@ const mergedPrefix = "m"
 
 func (e *Event) buildMerged(f Format) []byte {
 	b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+140)
-	b = appendIDField(b, mergedPrefix, e.G)
+	if e.G != 0 {
+		// Events read from the past have no place in the merged order:
+		// they carry no id, and the client's last id stays what it was.
+		b = appendIDField(b, mergedPrefix, e.G)
+	}
 	if e.Kind == KindMetric {
 		// Say the source inside the sample: {"source":"host",...}.
 		b = append(b, "event: metric\ndata: {\"source\":"...)
@@ -121,7 +126,11 @@ func (e *Event) buildMerged(f Format) []byte {
 // appendJSON appends {"id","source","file","time","level","line"}.
 func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":"`...)
-	b = strconv.AppendUint(b, e.ID, 10)
+	if e.Key != nil {
+		b = append(b, e.Key...)
+	} else {
+		b = strconv.AppendUint(b, e.ID, 10)
+	}
 	b = append(b, `","source":`...)
 	b = appendJSONString(b, []byte(e.Source))
 	b = append(b, `,"file":`...)
@@ -133,4 +142,15 @@ func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, `","line":`...)
 	b = appendJSONString(b, e.Line)
 	return append(b, '}')
+}
+
+// appendEventID appends the id: field of a single-source event: its durable
+// key when it has one, else its in-run number.
+func appendEventID(dst []byte, e *Event) []byte {
+	if e.Key == nil {
+		return appendIDField(dst, "", e.ID)
+	}
+	dst = append(dst, "id: "...)
+	dst = append(dst, e.Key...)
+	return append(dst, '\n')
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -81,6 +82,35 @@ type Request struct {
 	Fields  []string // metrics sources: top-level fields to keep (nil: all)
 	LastID  string   // from Last-Event-ID or lastEventId; "" when absent
 	Sources []string // for the merged stream
+	// TailSet is true when tail= was given: with a window, only an explicit
+	// tail= applies.
+	TailSet bool
+	// Since and Until bound a read of the past (zero: unbounded); with
+	// either, the lines of the window are read from disk first.
+	Since, Until time.Time
+
+	download bool // GET /download: the past only, as plain text
+}
+
+// Window reports whether the request asks for a time window of the past.
+func (r *Request) Window() bool { return !r.Since.IsZero() || !r.Until.IsZero() }
+
+// MatchLine applies the filter to a line not yet encoded (a line read from
+// disk), detecting its level only when the filter asks for one.
+func (f *Filter) MatchLine(text []byte) bool {
+	if f.q != nil && !containsFold(text, f.q) {
+		return false
+	}
+	if f.not != nil && containsFold(text, f.not) {
+		return false
+	}
+	if f.Level != LevelUnknown && DetectLevel(text) < f.Level {
+		return false
+	}
+	if f.re != nil && !f.re.Match(text) {
+		return false
+	}
+	return true
 }
 
 // Limits on request parameters, so that no request makes the agent do
@@ -95,7 +125,7 @@ const (
 func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 	for key := range v {
 		switch key {
-		case "q", "re", "not", "level", "tail", "format", "fields", "lastEventId", "token", "sources":
+		case "q", "re", "not", "level", "tail", "format", "fields", "lastEventId", "token", "sources", "since", "until":
 		default:
 			return nil, fmt.Errorf("unknown parameter %q", key)
 		}
@@ -137,6 +167,13 @@ func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 			return nil, fmt.Errorf("tail must be a whole number >= 0, not %q", s)
 		}
 		r.Tail = min(n, maxTail)
+		r.TailSet = true
+	}
+	if err := r.parseWindow(v.Get("since"), v.Get("until"), time.Now()); err != nil {
+		return nil, err
+	}
+	if r.Window() && !r.TailSet {
+		r.Tail = 0 // only the window
 	}
 	switch s := v.Get("format"); s {
 	case "", "text":
@@ -232,4 +269,42 @@ func containsFold(s, needle []byte) bool {
 		}
 	}
 	return false
+}
+
+// parseWindow reads since= and until=: an RFC 3339 time, or a duration
+// back from now (90s, 15m, 2h, 7d, or Go's 1h30m).
+func (r *Request) parseWindow(since, until string, now time.Time) error {
+	var err error
+	if since != "" {
+		if r.Since, err = parseWhen(since, now); err != nil {
+			return fmt.Errorf("since: %w", err)
+		}
+		if r.Since.After(now) {
+			return fmt.Errorf("since %q is in the future", since)
+		}
+	}
+	if until != "" {
+		if r.Until, err = parseWhen(until, now); err != nil {
+			return fmt.Errorf("until: %w", err)
+		}
+		if !r.Since.IsZero() && r.Until.Before(r.Since) {
+			return fmt.Errorf("until %q is before since %q", until, since)
+		}
+	}
+	return nil
+}
+
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.ParseFloat(n, 64); err == nil && days >= 0 && days < 36500 {
+			return now.Add(-time.Duration(days * 24 * float64(time.Hour))), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration back from now (90s, 15m, 2h, 7d)", oneLine(s))
 }

@@ -47,7 +47,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		h.refuse(w, &refusal{http.StatusMethodNotAllowed, rejectBadRequest, "streams answer GET only"})
 		return
 	}
-	req, err := ParseRequest(r.URL.Query(), h.opts.ReplayLines)
+	req, err := ParseRequest(r.URL.Query(), max(h.opts.ReplayLines, MaxHistoryTail))
 	if err != nil {
 		h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, err.Error()})
 		return
@@ -83,6 +83,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		zap.Stringer("filter", &req.Filter), zap.Int("backlog", len(sub.backlog)))
 	start := time.Now()
 	closed := func(why string) {
+		h.releaseSlot(sub)
 		h.unsubscribe(sub.c)
 		h.log.Info("stream closed", zap.Strings("sources", names), zap.String("client", ip),
 			zap.String("why", why), zap.Duration("after", time.Since(start)))
@@ -92,6 +93,17 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 	hs := httpSink{w: w, rc: rc}
 	if why := h.writeHead(w, hs, sub); why != "" {
 		closed(why)
+		return
+	}
+	if len(sub.past) > 0 {
+		if why := h.sendPast(r.Context(), hs, sub); why != "" {
+			closed(why)
+			return
+		}
+	}
+	if !req.Until.IsZero() {
+		// The window is complete: end the response, so curl exits 0.
+		closed("window sent")
 		return
 	}
 	if conn := h.hijack(w, r); conn != nil {

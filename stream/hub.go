@@ -39,6 +39,10 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	Logger   *zap.Logger // nil: no logs
 	Observer Observer    // nil: nothing observed
+	// MaxHistoryReads bounds the reads of the past (since=, until=, tail=
+	// beyond the replay buffer, resumes from disk, downloads) running at
+	// once [4]; more are refused with 503.
+	MaxHistoryReads int
 	// NoHijack keeps HTTP/1.1 streams on net/http's connection handling
 	// rather than taking the connection over after the headers.
 	NoHijack bool
@@ -79,6 +83,7 @@ func (o *Options) setDefaults() {
 	def(&o.MaxClientsPerIP, 32)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.BatchMaxLines, 512)
+	def(&o.MaxHistoryReads, 4)
 	if o.ConnectRatePerIP == 0 {
 		o.ConnectRatePerIP = 20
 	}
@@ -117,6 +122,8 @@ type Hub struct {
 	opts Options
 	log  *zap.Logger
 	sem  chan struct{} // worker pool slots for the per-line work
+	// histSem holds a slot per read of the past running.
+	histSem chan struct{}
 
 	mu      sync.Mutex
 	g       uint64 // last G handed out
@@ -147,6 +154,7 @@ func New(opts Options) *Hub {
 		opts:    opts,
 		log:     opts.Logger,
 		sem:     make(chan struct{}, opts.Workers),
+		histSem: make(chan struct{}, opts.MaxHistoryReads),
 		g:       base,
 		gBase:   base,
 		sources: make(map[string]*Source),

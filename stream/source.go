@@ -13,6 +13,11 @@ type Line struct {
 	Text []byte // without its newline; read-only once handed over
 	Time time.Time
 	Cut  int // when > 0, the line's full length: Text holds only its start
+	// Key is the line's durable id as sent in `id:`; nil: the source numbers
+	// it (in-run ids). Printable ASCII, no spaces; never starts with "m"
+	// (merged ids) or a digit (in-run ids). Prefixes: "c" journal cursors,
+	// "f" file positions.
+	Key []byte
 }
 
 // Source is one named stream: its replay buffer, its filter groups, and the
@@ -31,6 +36,9 @@ type Source struct {
 	groups   map[string]*group
 	nclients int
 	removed  bool
+	past     Past   // nil: the ring only
+	startKey []byte // see SetStartKey
+	lastKey  []byte // Key of the last event committed, nil when it had none
 
 	snap   atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	lines  atomic.Uint64
@@ -117,7 +125,7 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	events := s.encode(lines)
+	events := s.encode(lines, true)
 	s.hub.opts.Observer.Batch(len(events))
 	var groups []*group
 	if p := s.snap.Load(); p != nil {
@@ -132,7 +140,10 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 // cutMarker ends a line that was longer than max_line_bytes.
 const cutMarker = " [edgetail: line cut, "
 
-func (s *Source) encode(lines []Line) []Event {
+// encode makes the events of lines. numbered events get the source's next
+// ids; events read from the past are not numbered (ID 0): they are sent by
+// their Key alone.
+func (s *Source) encode(lines []Line, numbered bool) []Event {
 	events := make([]Event, len(lines))
 	total := 0
 	for i := range lines {
@@ -144,14 +155,17 @@ func (s *Source) encode(lines []Line) []Event {
 	for i := range lines {
 		l := &lines[i]
 		e := &events[i]
-		s.seq++
-		e.ID = s.base + s.seq
+		if numbered {
+			s.seq++
+			e.ID = s.base + s.seq
+		}
 		e.Kind = KindLine
 		e.Source = s.name
 		e.File = l.File
 		e.Time = l.Time
+		e.Key = l.Key
 		start := len(buf)
-		buf = appendIDField(buf, "", e.ID)
+		buf = appendEventID(buf, e)
 		buf = append(buf, "data: "...)
 		ls := len(buf)
 		if needsSanitizing(l.Text) {
@@ -218,7 +232,9 @@ func (s *Source) commit(events []Event, matches map[*group][]bool) {
 		s.ring.push(&events[i], h.opts.ReplayLines)
 	}
 	s.lines.Add(uint64(len(events)))
-	s.lastID.Store(events[len(events)-1].ID)
+	last := &events[len(events)-1]
+	s.lastID.Store(last.ID)
+	s.lastKey = last.Key
 	if s.removed {
 		return
 	}

@@ -21,11 +21,12 @@ const (
 	rejectCapIP
 	rejectRateIP
 	rejectClosed
+	rejectCapHistory
 	numRejectReasons
 )
 
 func (r rejectReason) String() string {
-	return [...]string{"bad_request", "not_found", "cap_agent", "cap_source", "cap_ip", "rate_ip", "shutting_down"}[r]
+	return [...]string{"bad_request", "not_found", "cap_agent", "cap_source", "cap_ip", "rate_ip", "shutting_down", "cap_history"}[r]
 }
 
 // refusal is a request answered before any stream starts.
@@ -46,6 +47,16 @@ type subscription struct {
 	c       *client
 	gaps    []gap
 	backlog []*Event
+	// past are reads of sources' pasts to send after the backlog and
+	// before the live queue; slot is true while they hold a history slot.
+	past []pastRead
+	slot bool
+}
+
+// pastRead is one source's read of its past for a client.
+type pastRead struct {
+	src *Source
+	q   PastQuery
 }
 
 // subscribe checks the caps, registers the client, and collects its backlog
@@ -87,12 +98,26 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	}
 
 	c := newClient(h.opts.ClientBuffer)
+	if req.download {
+		c.max = 0 // a download reads the past only: nothing is queued for it
+	}
 	c.req, c.merged, c.ip, c.sources = req, merged, ip, srcs
 	sub := &subscription{c: c}
 	if merged {
-		sub.gaps, sub.backlog = h.backlogMerged(req, srcs)
+		sub.gaps, sub.backlog, sub.past = h.backlogMerged(req, srcs)
 	} else {
-		sub.gaps, sub.backlog = backlogSingle(req, srcs[0])
+		sub.gaps, sub.backlog, sub.past = backlogSingle(req, srcs[0])
+	}
+	if len(sub.past) > 0 {
+		// History reads are bounded apart from streams: they cost disk
+		// and CPU, and a burst of them must not slow the live streams.
+		select {
+		case h.histSem <- struct{}{}:
+			sub.slot = true
+		default:
+			return nil, &refusal{http.StatusServiceUnavailable, rejectCapHistory,
+				fmt.Sprintf("the agent runs its maximum of %d history reads (stream.max_history_reads)", cap(h.histSem))}
+		}
 	}
 	if req.Fields != nil {
 		for i, e := range sub.backlog {
@@ -153,17 +178,27 @@ func (h *Hub) unsubscribe(c *client) {
 
 // backlogSingle finds what a single-source stream sends before live events:
 // everything after Last-Event-ID when one was given, else the last Tail
-// matching events. hub.mu held.
-func backlogSingle(req *Request, s *Source) ([]gap, []*Event) {
+// matching events, else the window asked for; and what must first be read
+// from the source's past. hub.mu held.
+func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 	r := s.ring
 	if req.LastID == "" {
-		return nil, lastMatching(req, []*ring{r}, req.Tail)
+		if p := pastOf(req, s, nil); p != nil {
+			return nil, nil, p
+		}
+		if req.Window() {
+			return nil, inWindow(req, lastMatching(req, []*ring{r}, r.n)), nil
+		}
+		return nil, lastMatching(req, []*ring{r}, req.Tail), nil
+	}
+	if c := req.LastID[0]; c < '0' || c > '9' {
+		return resumeKey(req, s)
 	}
 	last := s.lastID.Load()
 	id, err := strconv.ParseUint(req.LastID, 10, 64)
 	if err != nil || id <= s.base || id > last {
 		// Unparsable, from an earlier run, or from the future: unknown.
-		return []gap{{missed: -1}}, matchingFrom(req, r, 0)
+		return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
 	}
 	firstHeld := last + 1
 	if o := r.oldest(); o != nil {
@@ -173,18 +208,88 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event) {
 	if id+1 < firstHeld {
 		gaps = []gap{{missed: int64(firstHeld - id - 1)}}
 	}
-	return gaps, matchingFrom(req, r, r.indexAfterID(id))
+	return gaps, matchingFrom(req, r, r.indexAfterID(id)), nil
+}
+
+// resumeKey resumes after a durable key: from the ring when it still holds
+// the line, else from the source's past. hub.mu held.
+func resumeKey(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
+	r := s.ring
+	if i := r.findKey(req.LastID); i >= 0 {
+		return nil, matchingFrom(req, r, i), nil
+	}
+	key := []byte(req.LastID)
+	if kc, ok := s.past.(KeyChecker); s.past != nil && (!ok || kc.KnowsKey(key)) {
+		return nil, nil, pastOf(req, s, key)
+	}
+	return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
+}
+
+// pastOf returns the read of the past a request needs, if any: a resume
+// after a key, a window, a download, or an explicit tail= the ring cannot
+// fill. hub.mu held.
+func pastOf(req *Request, s *Source, after []byte) []pastRead {
+	if s.past == nil {
+		return nil
+	}
+	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: s.through()}
+	f := &req.Filter
+	if f.Key() != "" {
+		q.Match = func(l *Line) bool { return f.MatchLine(l.Text) }
+	}
+	switch {
+	case after != nil:
+	case req.Window() || req.download:
+		q.Tail = req.Tail
+	case req.TailSet && req.Tail > 0:
+		if len(lastMatching(req, []*ring{s.ring}, req.Tail)) >= req.Tail {
+			return nil
+		}
+		q.Tail = req.Tail
+	default:
+		return nil
+	}
+	return []pastRead{{src: s, q: q}}
+}
+
+// inWindow keeps the events whose time is in the request's window: the
+// window of a source without a past, from its replay buffer.
+func inWindow(req *Request, es []*Event) []*Event {
+	out := es[:0]
+	for _, e := range es {
+		if (req.Since.IsZero() || !e.Time.Before(req.Since)) && (req.Until.IsZero() || !e.Time.After(req.Until)) {
+			out = append(out, e)
+		}
+	}
+	if req.TailSet && len(out) > req.Tail {
+		out = out[len(out)-req.Tail:]
+	}
+	return out
 }
 
 // backlogMerged is backlogSingle for the merged stream, whose ids are the
-// hub's commit order (G). hub.mu held.
-func (h *Hub) backlogMerged(req *Request, srcs []*Source) ([]gap, []*Event) {
+// hub's commit order (G). A window is read from each source's past in
+// turn. hub.mu held.
+func (h *Hub) backlogMerged(req *Request, srcs []*Source) ([]gap, []*Event, []pastRead) {
 	rings := make([]*ring, len(srcs))
 	for i, s := range srcs {
 		rings[i] = s.ring
 	}
 	if req.LastID == "" {
-		return nil, lastMatching(req, rings, req.Tail)
+		if req.Window() {
+			var out []*Event
+			var past []pastRead
+			for i, s := range srcs {
+				if p := pastOf(req, s, nil); p != nil {
+					past = append(past, p...)
+					continue
+				}
+				out = append(out, inWindow(req, lastMatching(req, rings[i:i+1], rings[i].n))...)
+			}
+			sortByG(out)
+			return nil, out, past
+		}
+		return nil, lastMatching(req, rings, req.Tail), nil
 	}
 	g, err := strconv.ParseUint(strings.TrimPrefix(req.LastID, mergedPrefix), 10, 64)
 	known := err == nil && strings.HasPrefix(req.LastID, mergedPrefix) && g > h.gBase && g <= h.g
@@ -205,7 +310,7 @@ func (h *Hub) backlogMerged(req *Request, srcs []*Source) ([]gap, []*Event) {
 		out = append(out, matchingFrom(req, r, from)...)
 	}
 	sortByG(out)
-	return gaps, out
+	return gaps, out, nil
 }
 
 // matchingFrom returns the matching events from index i on.

@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"edgetail/history"
+	"edgetail/stream"
+	"edgetail/tailer"
+)
+
+// filePast reads a file source's past from disk for the stream: the
+// followed files and their rotated siblings, between the positions named by
+// durable keys. It is where package history meets package stream.
+type filePast struct {
+	t       *tailer.Tailer
+	pos     *history.Positions
+	maxLine int
+	log     *zap.Logger
+}
+
+var (
+	_ stream.Past       = (*filePast)(nil)
+	_ stream.KeyChecker = (*filePast)(nil)
+)
+
+// tables numbers the position tables of this process, so that two sources
+// (or one source before and after a reload) never read each other's keys.
+var tables atomic.Uint64
+
+// newPositions returns a position table named for this run.
+func newPositions() *history.Positions {
+	gen := strconv.FormatInt(time.Now().Unix(), 36) + "g" + strconv.FormatUint(tables.Add(1), 36)
+	return history.NewPositions(gen)
+}
+
+// KnowsKey implements stream.KeyChecker.
+func (p *filePast) KnowsKey(key []byte) bool { return p.pos.Known(key) }
+
+// paths lists the files the source follows now.
+func (p *filePast) paths() []string {
+	var out []string
+	for _, f := range p.t.Files() {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+// ReadPast implements stream.Past.
+func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(stream.PastItem) error) error {
+	b, err := p.pos.Bounds(q.After, q.Through)
+	if err != nil {
+		return err
+	}
+	paths := p.paths()
+	if gone := b.Gone(history.PlanAll(paths)); len(gone) > 0 {
+		for _, g := range gone {
+			p.log.Info("resume point names a file no longer on disk", zap.String("file", g.Path))
+		}
+		if err := emit(stream.PastItem{Missed: -1}); err != nil {
+			return err
+		}
+	}
+	hq := history.Query{
+		Files: paths, Since: q.Since, Until: q.Until, Tail: q.Tail,
+		Range: b.Range, MaxLineBytes: p.maxLine,
+	}
+	if q.Match != nil {
+		var l stream.Line
+		hq.Match = func(text []byte) bool {
+			l.Text = text
+			return q.Match(&l)
+		}
+	}
+	keys := b.Keyer()
+	var lines []stream.Line
+	var kbuf []byte
+	return history.Read(ctx, hq, func(it history.Item) error {
+		if it.Missed != 0 {
+			p.log.Info("history read skips lines", zap.String("why", it.Reason))
+			return emit(stream.PastItem{Missed: it.Missed})
+		}
+		lines = lines[:0]
+		kbuf = kbuf[:0]
+		for _, l := range it.Lines {
+			start := len(kbuf)
+			kbuf = keys.Key(kbuf, l.Dev, l.Ino, l.End)
+			var key []byte
+			if len(kbuf) > start {
+				key = kbuf[start:len(kbuf):len(kbuf)]
+			}
+			lines = append(lines, stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
+		}
+		return emit(stream.PastItem{Lines: lines})
+	})
+}

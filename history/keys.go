@@ -1,0 +1,290 @@
+package history
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// A line's durable key says where the source stood on disk once that line
+// was read: for every file the source has followed (a small index into the
+// source's table of known files), the offset up to which it was read. A
+// resume can then continue every file of the source right after it, and a
+// read of the past can stop exactly where the live stream took over.
+//
+//	f<gen>~<idx>.<off>_<idx>.<off>...   (numbers in base 36)
+//
+// gen names the table the indexes refer to: a key of another table is
+// unknown rather than misread.
+
+// ErrUnknownKey is returned for a key this table did not make.
+var ErrUnknownKey = errors.New("unknown position key")
+
+// maxKnown bounds the table, and so the length of keys: the file read least
+// recently is forgotten first.
+const maxKnown = 64
+
+// KnownFile is one file of the table.
+type KnownFile struct {
+	Dev, Ino uint64
+	Path     string
+	Off      int64 // committed offset
+	used     uint64
+}
+
+type devIno struct{ dev, ino uint64 }
+
+// Positions is one source's table of known files and the maker of its
+// keys. Key is called by the producer, in commit order; Range may be called
+// at any time by readers of the past.
+type Positions struct {
+	mu    sync.Mutex
+	gen   string
+	files []KnownFile
+	byID  map[devIno]int
+	clock uint64
+}
+
+// NewPositions returns an empty table named gen (printable, no '~').
+func NewPositions(gen string) *Positions {
+	return &Positions{gen: gen, byID: make(map[devIno]int)}
+}
+
+// Key records that the line of file (dev, ino) ending at end was read, and
+// appends the key of the source's position after it to dst. A line of
+// unknown position (ino and end 0) gets no key: dst is returned as it is.
+func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []byte {
+	if end == 0 && ino == 0 {
+		return dst
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clock++
+	id := devIno{dev, ino}
+	i, ok := p.byID[id]
+	if !ok {
+		i = p.slot()
+		p.files[i] = KnownFile{Dev: dev, Ino: ino, Path: path}
+		p.byID[id] = i
+	}
+	f := &p.files[i]
+	f.Off, f.used, f.Path = end, p.clock, path
+	return p.appendKey(dst)
+}
+
+// slot returns a free index, forgetting the least recently read file when
+// the table is full. mu held.
+func (p *Positions) slot() int {
+	if len(p.files) < maxKnown {
+		p.files = append(p.files, KnownFile{})
+		return len(p.files) - 1
+	}
+	old := 0
+	for i := range p.files {
+		if p.files[i].used < p.files[old].used {
+			old = i
+		}
+	}
+	delete(p.byID, devIno{p.files[old].Dev, p.files[old].Ino})
+	return old
+}
+
+func (p *Positions) appendKey(dst []byte) []byte {
+	dst = appendKeyHead(dst, p.gen)
+	for i := range p.files {
+		dst = appendEntry(dst, i, p.files[i].Off)
+	}
+	return dst
+}
+
+func appendKeyHead(dst []byte, gen string) []byte {
+	dst = append(dst, 'f')
+	dst = append(dst, gen...)
+	return append(dst, '~')
+}
+
+func appendEntry(dst []byte, i int, off int64) []byte {
+	if dst[len(dst)-1] != '~' {
+		dst = append(dst, '_')
+	}
+	dst = strconv.AppendInt(dst, int64(i), 36)
+	dst = append(dst, '.')
+	return strconv.AppendInt(dst, off, 36)
+}
+
+// Current returns the key of the position as of now, nil before any line.
+func (p *Positions) Current() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.files) == 0 {
+		return nil
+	}
+	return p.appendKey(nil)
+}
+
+// vector is a decoded key: the offset of each file index it names.
+type vector map[int]int64
+
+// decode parses a key of this table.
+func (p *Positions) decode(key []byte) (vector, error) {
+	rest, ok := bytes.CutPrefix(key, []byte("f"+p.gen+"~"))
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	v := make(vector)
+	for len(rest) > 0 {
+		var ent []byte
+		ent, rest, _ = bytes.Cut(rest, []byte("_"))
+		is, os, ok := bytes.Cut(ent, []byte("."))
+		if !ok {
+			return nil, ErrUnknownKey
+		}
+		i, err1 := strconv.ParseInt(string(is), 36, 32)
+		off, err2 := strconv.ParseInt(string(os), 36, 64)
+		if err1 != nil || err2 != nil || i < 0 || i >= maxKnown || off < 0 {
+			return nil, ErrUnknownKey
+		}
+		v[int(i)] = off
+	}
+	return v, nil
+}
+
+// Known reports whether key was made by this table.
+func (p *Positions) Known(key []byte) bool {
+	_, err := p.decode(key)
+	return err == nil
+}
+
+// Bounds are the positions a read of the past runs between.
+type Bounds struct {
+	after, through vector
+	p              *Positions
+	files          []KnownFile // the table as of the call
+}
+
+// Bounds decodes after (resume right after this key; nil: from the start)
+// and through (stop right after this key; nil: read to the files' ends).
+func (p *Positions) Bounds(after, through []byte) (*Bounds, error) {
+	b := &Bounds{p: p}
+	var err error
+	if after != nil {
+		if b.after, err = p.decode(after); err != nil {
+			return nil, err
+		}
+	}
+	if through != nil {
+		if b.through, err = p.decode(through); err != nil {
+			return nil, err
+		}
+	}
+	p.mu.Lock()
+	b.files = append([]KnownFile(nil), p.files...)
+	p.mu.Unlock()
+	return b, nil
+}
+
+func (b *Bounds) index(f *File) (int, bool) {
+	for i := range b.files {
+		if b.files[i].Dev == f.Dev && b.files[i].Ino == f.Ino {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Range is a Query.Range: a known file is read from its offset in after to
+// its offset in through; a file the source has not read by through is
+// skipped (its lines come live); a rotated sibling the source never read is
+// older than anything it read, so it is read whole, unless the read resumes
+// after a key.
+func (b *Bounds) Range(f *File) Range {
+	r := Range{From: 0, To: -1}
+	i, known := b.index(f)
+	if !known {
+		if f.Current {
+			r.Skip = b.through != nil
+		} else {
+			r.Skip = b.after != nil
+		}
+		return r
+	}
+	if b.through != nil {
+		off, ok := b.through[i]
+		if !ok {
+			return Range{Skip: true}
+		}
+		r.To = off
+	}
+	if b.after != nil {
+		r.From = b.after[i] // 0 when the file came after the key
+	}
+	if r.To >= 0 && r.From >= r.To {
+		return Range{Skip: true}
+	}
+	return r
+}
+
+// Gone lists the files the resume point names that are no longer on disk,
+// given the files a read found: their lines after the key are lost.
+func (b *Bounds) Gone(found []File) []KnownFile {
+	if b.after == nil {
+		return nil
+	}
+	var out []KnownFile
+	for i, off := range b.after {
+		if i >= len(b.files) {
+			continue
+		}
+		kf := b.files[i]
+		if th, ok := b.through[i]; b.through != nil && (!ok || th <= off) {
+			continue // nothing after the key was committed from it
+		}
+		present := false
+		for j := range found {
+			if found[j].Dev == kf.Dev && found[j].Ino == kf.Ino {
+				present = true
+				break
+			}
+		}
+		if !present {
+			out = append(out, kf)
+		}
+	}
+	return out
+}
+
+// Keyer makes the keys of lines read from the past: the resume point after
+// each line as far as the read knows it, starting from the read's resume
+// point. A line of a file the source never followed gets no key.
+type Keyer struct {
+	b *Bounds
+	v [maxKnown]int64
+	n [maxKnown]bool
+}
+
+// Keyer returns the key maker of a read within these bounds.
+func (b *Bounds) Keyer() *Keyer {
+	k := &Keyer{b: b}
+	for i, off := range b.after {
+		k.v[i], k.n[i] = off, true
+	}
+	return k
+}
+
+// Key appends the key after the line of file (dev, ino) that ends at end;
+// for a file the source never followed it returns dst as it is.
+func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
+	i, ok := k.b.index(&File{Dev: dev, Ino: ino})
+	if !ok {
+		return dst
+	}
+	k.v[i], k.n[i] = end, true
+	dst = appendKeyHead(dst, k.b.p.gen)
+	for j := range k.v {
+		if k.n[j] {
+			dst = appendEntry(dst, j, k.v[j])
+		}
+	}
+	return dst
+}

@@ -1,0 +1,152 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// MaxHistoryTail bounds tail= when the source can read its past from disk.
+const MaxHistoryTail = 1_000_000
+
+// releaseSlot gives a subscription's history slot back, once.
+func (h *Hub) releaseSlot(sub *subscription) {
+	if sub.slot {
+		sub.slot = false
+		<-h.histSem
+	}
+}
+
+var errHubClosed = errors.New("agent stopping")
+
+// sendPast streams the subscription's reads of the past, before its live
+// queue: each line encoded as an event carrying its key, through the
+// client's filter, written like backlog. It stops when the client leaves,
+// the hub closes or a write fails, and gives the history slot back when
+// done. It runs in the handler's goroutine, outside the hub lock and the
+// worker pool, so live streams never wait for it.
+func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
+	defer h.releaseSlot(sub)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-h.done:
+			cancel(errHubClosed)
+		case <-ctx.Done():
+		}
+	}()
+	c := sub.c
+	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
+	for _, pr := range sub.past {
+		src := pr.src
+		name := ""
+		if c.merged {
+			name = src.name
+		}
+		err := src.past.ReadPast(ctx, pr.q, func(it PastItem) error {
+			if it.Missed != 0 {
+				sw.write(appendGap(nil, it.Missed, name), 0)
+			}
+			if len(it.Lines) > 0 {
+				events := src.encode(it.Lines, false)
+				for i := range events {
+					if e := &events[i]; c.req.Filter.Match(e) {
+						sw.write(e.frame(c.req.Format, c.merged), 1)
+					}
+				}
+			}
+			return sw.flush()
+		})
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				if errors.Is(cause, errHubClosed) {
+					return "agent stopping"
+				}
+				return "client went away"
+			}
+			if sw.err != nil {
+				return "write: " + sw.err.Error()
+			}
+			// The read failed, not the stream: say so, and go live.
+			h.log.Warn("reading the past failed", zap.String("source", src.name), zap.Error(err))
+			sw.write(appendGap(nil, -1, name), 0)
+		}
+	}
+	if err := sw.flush(); err != nil {
+		return "write: " + err.Error()
+	}
+	return ""
+}
+
+// Download serves GET /download/{source}: the lines of the source's past
+// that match since=, until=, q=, re=, not= and level= (and tail=), as plain
+// text, each line ending with "\n", streamed in bounded memory. It counts
+// against the stream caps and the history reads cap.
+func (h *Hub) Download() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/download/")
+		if name == "" || strings.Contains(name, "/") {
+			h.refuse(w, &refusal{http.StatusNotFound, rejectNotFound, "no such source"})
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			h.refuse(w, &refusal{http.StatusMethodNotAllowed, rejectBadRequest, "downloads answer GET only"})
+			return
+		}
+		req, err := ParseRequest(r.URL.Query(), MaxHistoryTail)
+		if err != nil {
+			h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, err.Error()})
+			return
+		}
+		if req.Sources != nil || req.LastID != "" || req.Format != FormatText {
+			h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, "a download takes since, until, q, re, not, level and tail"})
+			return
+		}
+		if !req.TailSet {
+			req.Tail = 0
+		}
+		req.download = true
+		h.mu.Lock()
+		s := h.sources[name]
+		hasPast := s != nil && s.past != nil
+		h.mu.Unlock()
+		if s != nil && !hasPast {
+			h.refuse(w, &refusal{http.StatusNotFound, rejectNotFound, "source " + name + " keeps no history on disk"})
+			return
+		}
+		sub, ref := h.subscribe(req, []string{name}, false, h.opts.ClientIP(r))
+		if ref != nil {
+			h.refuse(w, ref)
+			return
+		}
+		defer h.unsubscribe(sub.c)
+		defer h.releaseSlot(sub)
+		hd := w.Header()
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		hd.Set("Content-Disposition", `attachment; filename="`+name+`.log"`)
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		sw := &streamWriter{sk: httpSink{w: w, rc: http.NewResponseController(w)}, timeout: h.opts.WriteTimeout, hub: h}
+		for _, pr := range sub.past {
+			err := s.past.ReadPast(r.Context(), pr.q, func(it PastItem) error {
+				for i := range it.Lines {
+					sw.write(it.Lines[i].Text, 1)
+					sw.write(newline, 0)
+				}
+				return sw.flush()
+			})
+			if err != nil && r.Context().Err() == nil && sw.err == nil {
+				h.log.Warn("download: reading the past failed", zap.String("source", name), zap.Error(err))
+			}
+		}
+		_ = sw.flush()
+	})
+}
+
+var newline = []byte("\n")

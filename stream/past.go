@@ -1,0 +1,77 @@
+package stream
+
+import (
+	"context"
+	"time"
+)
+
+// Past reads a source's lines from where they are kept, oldest first.
+type Past interface {
+	ReadPast(ctx context.Context, q PastQuery, emit func(PastItem) error) error
+}
+
+// KeyChecker is what a Past may also implement to say whether it can
+// resume after a key; a Past without it is asked to resume after any key.
+// A key it does not know (from another table, or garbled) is treated like
+// an unknown in-run id: a gap of unknown size, then the replay buffer.
+type KeyChecker interface {
+	KnowsKey(key []byte) bool
+}
+
+// PastQuery says what to read.
+type PastQuery struct {
+	After []byte    // resume right after the line with this key; nil: from Since (or Tail)
+	Since time.Time // zero: unbounded
+	Until time.Time // zero: unbounded
+	// Through stops after the line with this key: the last line committed
+	// when the client subscribed, so that past and live meet with no gap
+	// and no duplicate; nil: stop where following started (see SetStartKey).
+	Through []byte
+	// Tail > 0 with After == nil: only the last Tail matching lines (of the
+	// window, when Since or Until is set).
+	Tail  int
+	Match func(*Line) bool // the stream's filter (level detection included); nil: all
+}
+
+// PastItem is a run of lines, optionally after a gap.
+type PastItem struct {
+	Missed int64 // > 0 exact count, -1 unknown: an `event: gap` comes before Lines; 0 none
+	Lines  []Line
+}
+
+// SetPast sets the producer's reader of the source's past; nil: none (the
+// replay buffer only).
+func (s *Source) SetPast(p Past) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.past = p
+}
+
+// SetStartKey sets the key of the last line before following began: the
+// Through of a read of the past while nothing has been committed yet.
+func (s *Source) SetStartKey(key []byte) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.startKey = key
+}
+
+// through is where a read of the past stops for a client subscribing now.
+// hub.mu held.
+func (s *Source) through() []byte {
+	if s.lastKey != nil {
+		return s.lastKey
+	}
+	return s.startKey
+}
+
+// findKey returns the ring index just after the event with this key, or
+// -1. hub.mu held. The ring is searched from its newest event: a resuming
+// client usually left a moment ago.
+func (r *ring) findKey(key string) int {
+	for i := r.n - 1; i >= 0; i-- {
+		if string(r.at(i).Key) == key {
+			return i + 1
+		}
+	}
+	return -1
+}
