@@ -34,7 +34,7 @@ var tables atomic.Uint64
 
 // newPositions returns a position table named for this run.
 func newPositions() *history.Positions {
-	gen := strconv.FormatInt(time.Now().Unix(), 36) + "g" + strconv.FormatUint(tables.Add(1), 36)
+	gen := strconv.FormatInt(time.Now().UnixNano(), 36) + "g" + strconv.FormatUint(tables.Add(1), 36)
 	return history.NewPositions(gen)
 }
 
