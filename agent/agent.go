@@ -353,7 +353,7 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	}
 	p.tailer = t
 	src := a.hub.Source(s.Name, stream.KindFile)
-	pos := newPositions()
+	pos := newPositions(cfg.StateDir, s.Name, log)
 	src.SetPast(&filePast{t: t, pos: pos, maxLine: cfg.Stream.MaxLineBytes, log: log})
 	out := make(chan tailer.Batch, 16)
 	in := make(chan []stream.Line, 16)
@@ -362,14 +362,37 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 			log.Error("tailer stopped", zap.Error(err))
 		}
 	})
-	p.wg.Go(func() { convert(ctx, out, in, pos) })
+	prefilled := make(chan uint64, 1)
+	base := src.Committed()
+	p.wg.Go(func() {
+		convert(ctx, out, in, pos, t.Started(), prefilled)
+		// Keep the offsets reached, so that a restart knows them.
+		if err := pos.Save(); err != nil {
+			log.Warn("saving the position table", zap.Error(err))
+		}
+	})
 	p.wg.Go(func() { _ = src.Ingest(ctx, in) })
 	p.wg.Go(func() {
+		// Started once the prefill is committed, not only read: a
+		// client's read of the past stops at the last line committed
+		// when it subscribes, which must include the prefill or the
+		// prefill would reach it twice.
+		var n uint64
 		select {
-		case <-t.Started():
-			close(p.started)
+		case n = <-prefilled:
 		case <-ctx.Done():
+			return
 		}
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for src.Committed() < base+n {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(p.started)
 	})
 	return p, nil
 }
@@ -378,12 +401,45 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 // do not import each other; this is where they meet. Each line gets its
 // durable key here, in the order the source commits them, so that a key
 // names the source's position on disk as of its line.
-func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line, pos *history.Positions) {
+//
+// Once the tailer has started (its prefill batches are all in out, ahead of
+// any live one) and the last prefill batch has been passed on, convert
+// sends the number of prefill lines on prefilled.
+func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line, pos *history.Positions,
+	started <-chan struct{}, prefilled chan<- uint64) {
+	var hist uint64
+	reported := false
+	report := func() {
+		if !reported {
+			reported = true
+			prefilled <- hist
+		}
+	}
 	for {
+		if !reported && len(out) == 0 {
+			select {
+			case <-started:
+				if len(out) == 0 {
+					report()
+				}
+			default:
+			}
+		}
+		wake := started
+		if reported {
+			wake = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-wake:
+			continue
 		case b := <-out:
+			if b.History {
+				hist += uint64(len(b.Lines))
+			} else {
+				report()
+			}
 			lines := make([]stream.Line, len(b.Lines))
 			var keys []byte
 			for i, l := range b.Lines {

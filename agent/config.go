@@ -29,6 +29,9 @@ type Config struct {
 	TLS      TLSConfig      `yaml:"tls"`
 	CORS     CORSConfig     `yaml:"cors"`
 	Pprof    string         `yaml:"pprof"` // loopback address for net/http/pprof; "" is off
+	// StateDir keeps what must outlive the process: each file source's
+	// table of known files, which makes its ids durable.
+	StateDir string `yaml:"state_dir"`
 
 	root *yaml.Node // for the line numbers of validation errors
 }
@@ -212,6 +215,9 @@ func yamlProblems(name string, err error) []Problem {
 }
 
 func (c *Config) setDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/edgetail"
+	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:7070"
 	}

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -32,10 +34,24 @@ var (
 // (or one source before and after a reload) never read each other's keys.
 var tables atomic.Uint64
 
-// newPositions returns a position table named for this run.
-func newPositions() *history.Positions {
+// newPositions returns the source's table of known files, kept in the
+// state directory so that its keys outlive the process. Without a usable
+// state directory the table lives in memory, named for this run: ids are
+// then durable only within it.
+func newPositions(stateDir, source string, log *zap.Logger) *history.Positions {
 	gen := strconv.FormatInt(time.Now().UnixNano(), 36) + "g" + strconv.FormatUint(tables.Add(1), 36)
-	return history.NewPositions(gen)
+	if stateDir == "" {
+		return history.NewPositions(gen)
+	}
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		log.Warn("no state directory: ids will not survive a restart", zap.String("state_dir", stateDir), zap.Error(err))
+		return history.NewPositions(gen)
+	}
+	p, err := history.LoadPositions(filepath.Join(stateDir, "positions-"+source+".json"), gen)
+	if err != nil {
+		log.Warn("position table", zap.String("state_dir", stateDir), zap.Error(err))
+	}
+	return p
 }
 
 // KnowsKey implements stream.KeyChecker.

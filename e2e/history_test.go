@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -317,4 +318,65 @@ func TestHistoryDownloadAndBadWindows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// restartResume reads n lines, stops the agent with sig, writes lines while
+// it is down (after rotate, if set, has rotated the file), restarts it and
+// resumes with the last id: every line once, in order, no gap.
+func restartResume(t *testing.T, sig syscall.Signal, rotate bool, ringLines int) {
+	path, cfg := fileSource(t, fmt.Sprintf("stream:\n  replay_lines: %d\n", ringLines))
+	appendLines(t, path, numbered("before", 20)...)
+	a := start(t, cfg)
+	c := a.open("/stream/app?tail=5")
+	var got []string
+	var id string
+	for range 5 {
+		ev := c.next(t)
+		got, id = append(got, ev.Data), ev.LastEventID
+	}
+	appendLines(t, path, numbered("live", 30)...)
+	for range 30 {
+		ev := c.next(t)
+		got, id = append(got, ev.Data), ev.LastEventID
+	}
+	c.close()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	appendLines(t, path, numbered("down", 10)...)
+	if rotate {
+		if err := os.Rename(path, path+".1"); err != nil {
+			t.Fatal(err)
+		}
+		appendLines(t, path, numbered("rotated", 10)...)
+	}
+	more := make([]string, 0, 3*ringLines)
+	for i := range 3 * ringLines {
+		more = append(more, fmt.Sprint("fresh-", i))
+	}
+	appendLines(t, path, more...)
+	a2 := startArgs(t, a.cfg, "-config", a.cfg)
+	r := a2.open("/stream/app", "Last-Event-ID", id)
+	want := numbered("down", 10)
+	if rotate {
+		want = append(want, numbered("rotated", 10)...)
+	}
+	want = append(want, more...)
+	for i, w := range want {
+		ev := r.next(t)
+		if ev.Type != "" || ev.Data != w {
+			t.Fatalf("after the restart, line %d: got %s %q, want %q", i, ev.Type, ev.Data, w)
+		}
+	}
+	appendLines(t, path, "live after restart")
+	if ev := r.next(t); ev.Data != "live after restart" {
+		t.Fatalf("then live: %s %q", ev.Type, ev.Data)
+	}
+}
+
+func TestHistoryResumeAfterSIGTERM(t *testing.T) { restartResume(t, syscall.SIGTERM, false, 50) }
+func TestHistoryResumeAfterSIGKILL(t *testing.T) { restartResume(t, syscall.SIGKILL, false, 50) }
+func TestHistoryResumeAfterRotationAndRestart(t *testing.T) {
+	restartResume(t, syscall.SIGKILL, true, 50)
 }

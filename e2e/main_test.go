@@ -84,6 +84,11 @@ func start(t *testing.T, config string, args ...string) *agent {
 	if !strings.Contains(config, "listen:") {
 		config = "listen: 127.0.0.1:0\n" + config
 	}
+	if !strings.Contains(config, "state_dir:") {
+		// Each test its own state: the default, /var/lib/edgetail, is
+		// shared by every agent of the machine.
+		config = "state_dir: " + t.TempDir() + "\n" + config
+	}
 	cfg := filepath.Join(t.TempDir(), "edgetail.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)

@@ -25,12 +25,18 @@ var ErrUnknownKey = errors.New("unknown position key")
 // recently is forgotten first.
 const maxKnown = 64
 
-// KnownFile is one file of the table.
+// KnownFile is one file of the table. It is known by device and inode
+// and, once a rotation has compressed it into a new file, by a fingerprint
+// of its first bytes.
 type KnownFile struct {
-	Dev, Ino uint64
-	Path     string
-	Off      int64 // committed offset
-	used     uint64
+	Dev   uint64 `json:"dev"`
+	Ino   uint64 `json:"ino"`
+	Path  string `json:"path"`
+	Off   int64  `json:"size"` // committed offset, the part of its size the source has read
+	Fp    uint64 `json:"fp,omitempty"`
+	FpLen int    `json:"fp_len,omitempty"` // bytes the fingerprint covers; 0: none yet
+	Used  uint64 `json:"used"`             // when last read, in Key calls: the least recent is forgotten first
+	seen  bool   // read in this run: its offset in a key of this run is where it stood
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -44,6 +50,8 @@ type Positions struct {
 	files []KnownFile
 	byID  map[devIno]int
 	clock uint64
+	state string // the file the table is kept in; "": memory only
+	err   error  // the last save's error, reported once
 }
 
 // NewPositions returns an empty table named gen (printable, no '~').
@@ -69,7 +77,16 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 		p.byID[id] = i
 	}
 	f := &p.files[i]
-	f.Off, f.used, f.Path = end, p.clock, path
+	truncated := end < f.Off
+	f.Off, f.Used, f.Path, f.seen = end, p.clock, path, true
+	if !ok || truncated || f.FpLen < fingerprintLen && end >= fingerprintLen {
+		// A new file, a truncated one (new first bytes), or one that has
+		// grown past a short fingerprint:
+		// keep the table on disk now, so that a key handed out from here
+		// on still means the same after a kill -9.
+		f.Fp, f.FpLen = fingerprintPath(path)
+		p.saveLocked()
+	}
 	return p.appendKey(dst)
 }
 
@@ -82,7 +99,7 @@ func (p *Positions) slot() int {
 	}
 	old := 0
 	for i := range p.files {
-		if p.files[i].used < p.files[old].used {
+		if p.files[i].Used < p.files[old].Used {
 			old = i
 		}
 	}
@@ -161,6 +178,12 @@ type Bounds struct {
 	after, through vector
 	p              *Positions
 	files          []KnownFile // the table as of the call
+	fps            map[fpKey]uint64
+}
+
+type fpKey struct {
+	path string
+	n    int
 }
 
 // Bounds decodes after (resume right after this key; nil: from the start)
@@ -184,13 +207,37 @@ func (p *Positions) Bounds(after, through []byte) (*Bounds, error) {
 	return b, nil
 }
 
+// index finds a file in the table: by device and inode when its first
+// bytes still match (an inode can be reused by a new file), else by its
+// fingerprint alone (the table's file, compressed by a rotation).
 func (b *Bounds) index(f *File) (int, bool) {
 	for i := range b.files {
-		if b.files[i].Dev == f.Dev && b.files[i].Ino == f.Ino {
+		kf := &b.files[i]
+		if kf.Dev == f.Dev && kf.Ino == f.Ino && (kf.FpLen == 0 || b.fpOf(f, kf.FpLen) == kf.Fp) {
+			return i, true
+		}
+	}
+	for i := range b.files {
+		kf := &b.files[i]
+		if kf.FpLen >= minFingerprint && b.fpOf(f, kf.FpLen) == kf.Fp {
 			return i, true
 		}
 	}
 	return 0, false
+}
+
+// fpOf returns the fingerprint of f's first n bytes, remembered per read.
+func (b *Bounds) fpOf(f *File, n int) uint64 {
+	if b.fps == nil {
+		b.fps = make(map[fpKey]uint64)
+	}
+	key := fpKey{f.Path, n}
+	if fp, ok := b.fps[key]; ok {
+		return fp
+	}
+	fp, _ := fingerprintFile(f, n)
+	b.fps[key] = fp
+	return fp
 }
 
 // Range is a Query.Range: a known file is read from its offset in after to
@@ -209,7 +256,9 @@ func (b *Bounds) Range(f *File) Range {
 		}
 		return r
 	}
-	if b.through != nil {
+	if b.through != nil && b.files[i].seen {
+		// A file not read in this run (one rotated away before a restart)
+		// has nothing more to come live: it is read to its end.
 		off, ok := b.through[i]
 		if !ok {
 			return Range{Skip: true}
@@ -237,12 +286,12 @@ func (b *Bounds) Gone(found []File) []KnownFile {
 			continue
 		}
 		kf := b.files[i]
-		if th, ok := b.through[i]; b.through != nil && (!ok || th <= off) {
+		if th, ok := b.through[i]; b.through != nil && kf.seen && (!ok || th <= off) {
 			continue // nothing after the key was committed from it
 		}
 		present := false
 		for j := range found {
-			if found[j].Dev == kf.Dev && found[j].Ino == kf.Ino {
+			if k, ok := b.index(&found[j]); ok && k == i {
 				present = true
 				break
 			}

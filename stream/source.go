@@ -45,6 +45,9 @@ type Source struct {
 	lastID atomic.Uint64
 }
 
+// Committed returns how many events the source has committed so far.
+func (s *Source) Committed() uint64 { return s.lines.Load() }
+
 // Name returns the source's name.
 func (s *Source) Name() string { return s.name }
 

@@ -1,0 +1,141 @@
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// fingerprintLen is how many first bytes of a file its fingerprint covers;
+// minFingerprint is the least that identifies a file without its inode (a
+// log line's timestamp and a few words).
+const (
+	fingerprintLen = 256
+	minFingerprint = 64
+)
+
+func fingerprint(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// fingerprintPath fingerprints the first bytes of a plain file.
+func fingerprintPath(path string) (uint64, int) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return 0, 0
+	}
+	defer fd.Close()
+	var buf [fingerprintLen]byte
+	n, _ := io.ReadFull(fd, buf[:])
+	if n == 0 {
+		return 0, 0
+	}
+	return fingerprint(buf[:n]), n
+}
+
+// fingerprintFile fingerprints the first n bytes of f's content,
+// decompressed; a file with fewer gets no match (0).
+func fingerprintFile(f *File, n int) (uint64, bool) {
+	o, err := openAt(f, 0, -1)
+	if err != nil {
+		return 0, false
+	}
+	defer o.close()
+	buf := make([]byte, n)
+	if m, _ := io.ReadFull(o.r, buf); m < n {
+		return 0, false
+	}
+	return fingerprint(buf), true
+}
+
+// stateFile is how a table is kept on disk.
+type stateFile struct {
+	Gen   string      `json:"gen"`
+	Files []KnownFile `json:"files"`
+}
+
+// LoadPositions returns the table kept in path, or a new one named gen when
+// there is none yet (or it cannot be read: it is then started afresh). The
+// table saves itself there whenever a file is added.
+func LoadPositions(path, gen string) (*Positions, error) {
+	p := NewPositions(gen)
+	p.state = path
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return p, p.Save()
+		}
+		return p, err
+	}
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil || st.Gen == "" || len(st.Files) > maxKnown {
+		return p, fmt.Errorf("%s: not a position table, starting afresh", path)
+	}
+	p.gen, p.files = st.Gen, st.Files
+	for i := range p.files {
+		f := &p.files[i]
+		p.byID[devIno{f.Dev, f.Ino}] = i
+		p.clock = max(p.clock, f.Used)
+		// The table is saved when files are added, not at every line: a
+		// file still at its path is taken as read to its current end (the
+		// tailer follows it from there), which later keys then say.
+		if cur, err := statFile(f.Path, Plain, false); err == nil && cur.Dev == f.Dev && cur.Ino == f.Ino {
+			f.Off = max(f.Off, cur.Size)
+		}
+	}
+	return p, nil
+}
+
+// Save writes the table to its file (a temporary file, then a rename, so
+// that a crash leaves the old table or the new one, never half of one).
+func (p *Positions) Save() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.saveLocked()
+	return p.err
+}
+
+// Err returns the last save's error, nil once a save succeeds.
+func (p *Positions) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *Positions) saveLocked() {
+	if p.state == "" {
+		return
+	}
+	b, err := json.Marshal(stateFile{Gen: p.gen, Files: p.files})
+	if err == nil {
+		err = writeAtomic(p.state, b)
+	}
+	p.err = err
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
