@@ -47,6 +47,8 @@ func Follow(args []string, stdout, stderr io.Writer) int {
 	param("not", "drop lines containing this text")
 	param("level", "keep lines at this level or above")
 	param("tail", "lines of history to print first")
+	param("since", "first print the lines since this time from disk: RFC 3339, or a duration back (90s, 15m, 2h, 7d)")
+	param("until", "with -since: stop at this time (RFC 3339 or a duration back) and exit")
 	param("fields", "metrics: only these fields")
 	fs.StringVar(&o.Token, "token", os.Getenv("EDGETAIL_TOKEN"), "bearer token (default $EDGETAIL_TOKEN)")
 	fs.Var(hdr, "H", "extra header, 'Name: value' (repeatable)")

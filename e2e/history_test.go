@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -379,4 +380,70 @@ func TestHistoryResumeAfterSIGTERM(t *testing.T) { restartResume(t, syscall.SIGT
 func TestHistoryResumeAfterSIGKILL(t *testing.T) { restartResume(t, syscall.SIGKILL, false, 50) }
 func TestHistoryResumeAfterRotationAndRestart(t *testing.T) {
 	restartResume(t, syscall.SIGKILL, true, 50)
+}
+
+// A resume point in app.log.1 still resumes exactly after logrotate has
+// compressed it into app.log.2.gz (a new inode) while the agent was down:
+// the file is recognised by the fingerprint of its first bytes.
+func TestHistoryResumeIntoCompressedSibling(t *testing.T) {
+	path, cfg := fileSource(t, "stream:\n  replay_lines: 5\n")
+	a := start(t, cfg)
+	c := a.open("/stream/app?tail=0")
+	pad := strings.Repeat("x", 40)
+	appendLines(t, path, numbered("a-"+pad, 10)...)
+	var id string
+	for range 10 {
+		id = c.next(t).LastEventID
+	}
+	c.close()
+	rest := numbered("b-"+pad, 10)
+	appendLines(t, path, rest...)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, path, numbered("c", 10)...)
+	waitFor(t, "lines read", func() bool { return strings.Contains(sourcesJSON(t, a), `"lines":30`) })
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	old, _ := os.ReadFile(path + ".1")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(old)
+	zw.Close()
+	os.WriteFile(path+".2.gz", gz.Bytes(), 0o644)
+	os.Remove(path + ".1")
+	a2 := startArgs(t, a.cfg, "-config", a.cfg)
+	r := a2.open("/stream/app", "Last-Event-ID", id)
+	for i, w := range append(rest, numbered("c", 10)...) {
+		if ev := r.next(t); ev.Type != "" || ev.Data != w {
+			t.Fatalf("line %d: got %s %q, want %q", i, ev.Type, ev.Data, w)
+		}
+	}
+}
+
+// edgetail follow -since prints the lines from disk, oldest first; with
+// -until it exits 0 once the window is printed.
+func TestHistoryFollowSince(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	path, all := fixture(t, dir, "app.log", base, formats["iso"])
+	a := start(t, fmt.Sprintf("sources:\n  - name: app\n    files: [%s]\n", path))
+	out, err := exec.Command(binary, "follow", "-since", "1h", "-until", base.Add(99*time.Second).Format(time.RFC3339), "-q", "error", a.url+"/stream/app").Output()
+	if err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	var want []string
+	for i := 0; i < 100; i += 10 {
+		want = append(want, all[i])
+	}
+	sameLines(t, "follow -since -until", strings.Split(strings.TrimSpace(string(out)), "\n"), want)
+	f := startFollow(t, "-since", "1h", a.url+"/stream/app")
+	waitFor(t, "history", func() bool { return f.has(all[299]) })
+	appendLines(t, path, "live line")
+	waitFor(t, "live", func() bool { return f.has("live line") })
+	if got := f.lines(); len(got) != 301 || got[0] != all[0] {
+		t.Fatalf("follow -since 1h: %d lines, first %q", len(got), head(got))
+	}
 }

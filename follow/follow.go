@@ -37,6 +37,9 @@ type Options struct {
 	Idle time.Duration
 }
 
+// errEnded is a stream the agent ended.
+var errEnded = errors.New("stream ended")
+
 // ErrRefused is returned for a 4xx answer other than 429: retrying would not
 // help.
 var ErrRefused = errors.New("refused")
@@ -63,6 +66,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	u.RawQuery = q.Encode()
+	// With until= the agent ends the response after the window: that end
+	// is the answer, not a broken link.
+	window := q.Get("until") != ""
 	s := &session{o: o, url: u.String()}
 	wait := 250 * time.Millisecond
 	for {
@@ -72,6 +78,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		if errors.Is(err, ErrRefused) {
 			return err
+		}
+		if window && errors.Is(err, errEnded) {
+			return nil
 		}
 		if progressed {
 			wait = 250 * time.Millisecond
@@ -96,83 +105,6 @@ type session struct {
 	url    string
 	lastID string
 	retry  time.Duration
-
-	// recent holds the last lines printed, so that the lines an agent
-	// sends again after an unknown gap (a restarted agent re-reads its
-	// files' last lines, and resumes from the oldest one held) are not
-	// printed twice.
-	recent []string
-	next   int // ring position in recent
-	dedup  *overlap
-}
-
-const recentLines = 4096
-
-// overlap skips, after an unknown gap, the run of incoming lines that
-// repeats lines already printed: lines not seen before are printed, the
-// first line found among the recent ones starts the skipped run, and the
-// first line that breaks the run ends it.
-type overlap struct {
-	index  map[string]int // line -> position in the snapshot (first seen)
-	snap   []string       // recent lines, oldest first
-	pos    int            // next expected position in snap, -1 before a match
-	budget int            // lines to look at before giving up
-}
-
-func (s *session) startOverlap() {
-	snap := make([]string, 0, len(s.recent))
-	if len(s.recent) == recentLines {
-		snap = append(snap, s.recent[s.next:]...)
-		snap = append(snap, s.recent[:s.next]...)
-	} else {
-		snap = append(snap, s.recent...)
-	}
-	if len(snap) == 0 {
-		s.dedup = nil
-		return
-	}
-	idx := make(map[string]int, len(snap))
-	for i, l := range snap {
-		if _, ok := idx[l]; !ok {
-			idx[l] = i
-		}
-	}
-	s.dedup = &overlap{index: idx, snap: snap, pos: -1, budget: 4 * recentLines}
-}
-
-// seen reports whether the line repeats one already printed.
-func (s *session) seen(line string) bool {
-	d := s.dedup
-	if d == nil {
-		return false
-	}
-	if d.pos < 0 {
-		if d.budget--; d.budget <= 0 {
-			s.dedup = nil
-			return false
-		}
-		i, ok := d.index[line]
-		if !ok {
-			return false
-		}
-		d.pos = i + 1
-		return true
-	}
-	if d.pos < len(d.snap) && d.snap[d.pos] == line {
-		d.pos++
-		return true
-	}
-	s.dedup = nil
-	return false
-}
-
-func (s *session) remember(line string) {
-	if len(s.recent) < recentLines {
-		s.recent = append(s.recent, line)
-		return
-	}
-	s.recent[s.next] = line
-	s.next = (s.next + 1) % recentLines
 }
 
 // once opens the stream and prints it until it breaks. progressed reports
@@ -235,7 +167,7 @@ func (s *session) once(ctx context.Context) (progressed bool, err error) {
 				return progressed, ctx.Err()
 			}
 			if err == io.EOF {
-				err = errors.New("stream ended")
+				err = errEnded
 			}
 			return progressed, err
 		}
@@ -265,22 +197,16 @@ func (s *session) once(ctx context.Context) (progressed bool, err error) {
 			if g.Source != "" {
 				what += " of " + g.Source
 			}
+			// The agent resumes exactly where it can (file ids are
+			// durable) and says so when lines are really gone: nothing
+			// is printed twice, and nothing needs hiding here.
 			fmt.Fprintf(s.o.Err, "edgetail follow: missed %s\n", what)
-			if g.Missed < 0 {
-				s.startOverlap()
-			}
 			continue
 		}
 		if !ev.HasData {
 			continue
 		}
 		progressed = true
-		if ev.Type == "" {
-			if s.seen(ev.Data) {
-				continue
-			}
-			s.remember(ev.Data)
-		}
 		s.print(ev)
 	}
 }
