@@ -83,7 +83,7 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 	}
 	hq := history.Query{
 		Files: paths, Since: q.Since, Until: q.Until, Tail: q.Tail,
-		Range: b.Range, MaxLineBytes: p.maxLine,
+		Range: b.Range, MaxLineBytes: p.maxLine, Needle: q.Contains,
 	}
 	if q.Match != nil {
 		var l stream.Line

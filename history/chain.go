@@ -2,6 +2,7 @@ package history
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type chain struct {
 	probe  []byte
 	last   time.Time // time of the last timed line read, for lines without one
 	done   bool
+	find   *finder // the query's Needle, nil without one
 	gaps   []Item // to hand out before the next line
 	stopAt bool   // the window's end was passed: no later file can be in it
 }
@@ -34,6 +36,7 @@ type fileRead struct {
 	o         *opened
 	sc        *scanner
 	inWindow  bool  // a line at or after Since was seen
+	first     bool  // no line of the file was looked at yet
 	parseFrom int64 // from this offset on, every line's time is read (Until)
 	partial   bool  // the first line is a fragment (read began mid-line)
 	want      int64 // the content size the read expected (plain files)
@@ -71,6 +74,9 @@ func (c *chain) next() (l Line, gap *Item, ok bool) {
 			c.i++
 			c.open(f)
 			continue
+		}
+		if fr := c.cur; c.find != nil && fr.inWindow && !fr.partial && !fr.first {
+			fr.sc.skip(c.find, fr.parseFrom)
 		}
 		text, end, cut, lok := c.cur.sc.next()
 		if !lok {
@@ -121,7 +127,13 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 		}
 	}
 	fr.inWindow = true
-	if !q.Until.IsZero() && end > fr.parseFrom {
+	// Lines are in time order, so the window ends at the first line after
+	// Until. Only the region seekPast left, a file's first line, and the
+	// lines that match need their time read: a matching line after Until
+	// ends the read too.
+	first := fr.first
+	fr.first = false
+	if !q.Until.IsZero() && (end > fr.parseFrom || first) {
 		parse()
 		if t.After(q.Until) {
 			return Line{}, false, true
@@ -131,6 +143,9 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 		return Line{}, false, false
 	}
 	parse()
+	if !q.Until.IsZero() && t.After(q.Until) {
+		return Line{}, false, true
+	}
 	if c.counting {
 		c.count++
 		return Line{}, false, false
@@ -166,7 +181,7 @@ func (c *chain) open(f *File) {
 	if f.Compression != Plain && !q.Since.IsZero() && f.ModTime.Before(q.Since) {
 		return
 	}
-	fr := &fileRead{f: f, parseFrom: -1, want: to}
+	fr := &fileRead{f: f, parseFrom: math.MaxInt64, want: to, first: true}
 	if f.Compression == Plain {
 		var ok bool
 		if from, ok = c.seek(f, fr, from, to); !ok {

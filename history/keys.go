@@ -167,10 +167,22 @@ func (p *Positions) decode(key []byte) (vector, error) {
 	return v, nil
 }
 
-// Known reports whether key was made by this table.
+// Known reports whether key was made by this table: its name, and only
+// indexes of files the table holds.
 func (p *Positions) Known(key []byte) bool {
-	_, err := p.decode(key)
-	return err == nil
+	v, err := p.decode(key)
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	n := len(p.files)
+	p.mu.Unlock()
+	for i := range v {
+		if i >= n {
+			return false
+		}
+	}
+	return true
 }
 
 // Bounds are the positions a read of the past runs between.

@@ -22,6 +22,9 @@ type Query struct {
 	Tail int
 	// Match keeps a line when it returns true; nil keeps all.
 	Match func(text []byte) bool
+	// Needle, when set, is lower-case text every line Match keeps
+	// contains in some ASCII case: lines without it are skipped in bulk.
+	Needle []byte
 	// Range says which part of each file to read; nil reads whole files.
 	Range func(f *File) Range
 	// Now is the time syslog years are judged against (zero: time.Now()).
@@ -77,7 +80,7 @@ func Read(ctx context.Context, q Query, emit func(Item) error) error {
 	}
 	chains := make([]*chain, 0, len(q.Files))
 	for _, files := range dedupe(plans) {
-		chains = append(chains, &chain{q: &q, clock: clock, max: q.MaxLineBytes, files: files})
+		chains = append(chains, &chain{q: &q, clock: clock, max: q.MaxLineBytes, files: files, find: newFinder(q.Needle)})
 	}
 	defer func() {
 		for _, c := range chains {
@@ -141,7 +144,7 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 			if err := ctx.Err(); err != nil {
 				return nil, 0, err
 			}
-			cc := &chain{q: q, clock: clock, max: c.max, files: c.files[i : i+1], counting: true}
+			cc := &chain{q: q, clock: clock, max: c.max, files: c.files[i : i+1], counting: true, find: c.find}
 			for {
 				if _, _, ok := cc.next(); !ok {
 					break
@@ -155,7 +158,7 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 			}
 		}
 		total += n
-		out = append(out, &chain{q: q, clock: clock, max: c.max, files: c.files[keepFrom:]})
+		out = append(out, &chain{q: q, clock: clock, max: c.max, files: c.files[keepFrom:], find: c.find})
 	}
 	return out, max(total-int64(q.Tail), 0), nil
 }

@@ -153,6 +153,9 @@ func TestReadRotatedWindow(t *testing.T) {
 			t.Fatalf("gaps: %+v", gaps)
 		}
 		same(t, got, window(all, since, until, nil))
+		match := func(b []byte) bool { return bytes.Contains(bytes.ToLower(b), []byte("line 1")) }
+		got, _ = readAll(t, Query{Files: []string{path}, Since: since, Until: until, Match: match, Needle: []byte("line 1"), Loc: time.UTC})
+		same(t, got, window(all, since, until, func(l string) bool { return strings.Contains(l, "line 1") }))
 	}
 }
 
@@ -165,6 +168,8 @@ func TestReadSeeksLargeFile(t *testing.T) {
 		since, until := t0.Add(time.Duration(s)*time.Second), t0.Add(time.Duration(s+3000)*time.Second)
 		match := func(b []byte) bool { return bytes.Contains(b, []byte("error")) }
 		got, _ := readAll(t, Query{Files: []string{path}, Since: since, Until: until, Match: match, Loc: time.UTC})
+		same(t, got, window(all, since, until, func(l string) bool { return strings.Contains(l, "error") }))
+		got, _ = readAll(t, Query{Files: []string{path}, Since: since, Until: until, Match: match, Needle: []byte("error"), Loc: time.UTC})
 		same(t, got, window(all, since, until, func(l string) bool { return strings.Contains(l, "error") }))
 	}
 }
@@ -213,6 +218,8 @@ func TestReadTail(t *testing.T) {
 	want := window(all, time.Time{}, time.Time{}, func(l string) bool { return strings.Contains(l, " error ") })
 	for _, n := range []int{1, 25, 50, 119, 1000} {
 		got, _ := readAll(t, Query{Files: []string{path}, Tail: n, Match: match, Loc: time.UTC})
+		same(t, got, want[max(len(want)-n, 0):])
+		got, _ = readAll(t, Query{Files: []string{path}, Tail: n, Match: match, Needle: []byte(" error "), Loc: time.UTC})
 		same(t, got, want[max(len(want)-n, 0):])
 	}
 }

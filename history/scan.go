@@ -138,3 +138,35 @@ func cutOf(n, max int) int {
 	}
 	return 0
 }
+
+// skip passes over the whole lines that cannot hold the needle, leaving
+// the scanner at the start of the line of its next occurrence. It searches
+// no further than content offset limit: lines past it are left to next.
+func (s *scanner) skip(f *finder, limit int64) {
+	for {
+		region := s.buf[s.start:s.end]
+		if !f.adapted && len(region) >= len(s.buf)/2 {
+			f.adapt(region)
+		}
+		limited := false
+		if lim := limit - s.off; lim < int64(len(region)) {
+			region = region[:max(lim, 0)]
+			limited = true
+		}
+		if i := f.index(region); i >= 0 {
+			ls := bytes.LastIndexByte(region[:i], '\n') + 1
+			s.start += ls
+			s.off += int64(ls)
+			return
+		}
+		j := bytes.LastIndexByte(region, '\n')
+		if j >= 0 {
+			s.start += j + 1
+			s.off += int64(j + 1)
+		}
+		if limited || j < 0 || s.eof {
+			return
+		}
+		s.fill()
+	}
+}

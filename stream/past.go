@@ -31,6 +31,10 @@ type PastQuery struct {
 	// window, when Since or Until is set).
 	Tail  int
 	Match func(*Line) bool // the stream's filter (level detection included); nil: all
+	// Contains is lower-case text every line Match keeps contains, in any
+	// ASCII case (the q= filter), so that a reader may skip in bulk the
+	// lines without it; nil: none. An edgetail addition to the shared hook.
+	Contains []byte
 }
 
 // PastItem is a run of lines, optionally after a gap.

@@ -236,6 +236,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	f := &req.Filter
 	if f.Key() != "" {
 		q.Match = func(l *Line) bool { return f.MatchLine(l.Text) }
+		q.Contains = f.q
 	}
 	switch {
 	case after != nil:

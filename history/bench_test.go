@@ -1,0 +1,44 @@
+package history
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkReadNeedle reads a window over 64 MB of plain logs with a q=
+// that matches one line in 1,000: the bulk skip's speed.
+func BenchmarkReadNeedle(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "app.log")
+	f, _ := os.Create(path)
+	w := bufio.NewWriter(f)
+	pad := strings.Repeat("abcdefghij", 5)
+	var size int64
+	for n := 0; size < 64<<20; n++ {
+		word := "info"
+		if n%1000 == 500 {
+			word = "needle-7f3a"
+		}
+		k, _ := fmt.Fprintf(w, "%s INFO request %d %s served path=/x/%d %s\n", t0.Add(time.Duration(n)*time.Millisecond).Format("2006-01-02T15:04:05.000Z"), n, word, n%977, pad)
+		size += int64(k)
+	}
+	w.Flush()
+	f.Close()
+	needle := []byte("needle-7f3a")
+	q := Query{Files: []string{path}, Since: t0.Add(-time.Hour), Until: t0.Add(100 * time.Hour), Needle: needle,
+		Match: func(b []byte) bool { return bytes.Contains(b, needle) }}
+	b.SetBytes(size)
+	for b.Loop() {
+		n := 0
+		_ = Read(context.Background(), q, func(it Item) error { n += len(it.Lines); return nil })
+		if n == 0 {
+			b.Fatal("no lines")
+		}
+	}
+}
