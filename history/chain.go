@@ -26,8 +26,8 @@ type chain struct {
 	last   time.Time // time of the last timed line read, for lines without one
 	done   bool
 	find   *finder // the query's Needle, nil without one
-	gaps   []Item // to hand out before the next line
-	stopAt bool   // the window's end was passed: no later file can be in it
+	gaps   []Item  // to hand out before the next line
+	stopAt bool    // the window's end was passed: no later file can be in it
 }
 
 // fileRead is the file a chain is reading.
