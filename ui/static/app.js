@@ -22,6 +22,7 @@
   const st = {
     view: "logs", sources: null, metric: "",
     q: "", re: "", not: "", level: "", tail: 200,
+    range: "", since: "", until: "", // the time range: "" live, 15m/1h/24h, or custom since/until
     wrap: false, times: true,
   };
 
@@ -38,6 +39,9 @@
     st.tail = Number.isFinite(t) && t >= 0 ? Math.min(t, 10000) : 200;
     st.wrap = p.get("wrap") === "1";
     st.times = p.get("times") !== "0";
+    st.range = ["15m", "1h", "24h", "custom"].includes(p.get("range")) ? p.get("range") : "";
+    st.since = p.get("since") || "";
+    st.until = p.get("until") || "";
   }
 
   function writeURL() {
@@ -47,6 +51,11 @@
     if (st.metric) p.set("metric", st.metric);
     for (const k of ["q", "re", "not", "level"]) if (st[k]) p.set(k, st[k]);
     if (st.tail !== 200) p.set("tail", String(st.tail));
+    if (st.range) p.set("range", st.range);
+    if (st.range === "custom") {
+      if (st.since) p.set("since", st.since);
+      if (st.until) p.set("until", st.until);
+    }
     if (st.wrap) p.set("wrap", "1");
     if (!st.times) p.set("times", "0");
     const s = p.toString();
@@ -250,6 +259,12 @@
       if (gen !== conn.gen) return;
     }
     if (gen !== conn.gen) return;
+    if (!ctrl.idleAbort && spec.ends && spec.ends()) {
+      clearTimeout(conn.idle);
+      setConn("offline", "range shown");
+      spec.onEnd();
+      return;
+    }
     spec.onBreak();
     retry(gen, 0, ctrl.idleAbort ? "no heartbeat for 60 s" : "stream ended");
   }
@@ -394,9 +409,31 @@
     p.set("format", "json");
     for (const k of ["q", "re", "not", "level"]) if (st[k]) p.set(k, st[k]);
     if (lastId) p.set("lastEventId", lastId);
-    else p.set("tail", String(st.tail));
+    else if (!setWindow(p)) p.set("tail", String(st.tail));
     return "/stream?" + p.toString();
   }
+
+  // setWindow puts the time range in p; false when the view is live only.
+  function setWindow(p) {
+    if (st.range === "custom") {
+      const since = isoOf(st.since), until = isoOf(st.until);
+      if (since) p.set("since", since);
+      if (until) p.set("until", until);
+      return !!(since || until);
+    }
+    if (st.range) { p.set("since", st.range); return true; }
+    return false;
+  }
+
+  // isoOf turns a datetime-local value (local time) into RFC 3339.
+  function isoOf(v) {
+    if (!v) return "";
+    const d = new Date(v);
+    return isNaN(d) ? "" : d.toISOString();
+  }
+
+  // A custom range with an end is complete once the agent ends the stream.
+  function windowEnds() { return st.range === "custom" && !!isoOf(st.until); }
 
   function startLogs(fresh) {
     if (fresh) {
@@ -417,6 +454,8 @@
   }
 
   logSpec.build = logURL;
+  logSpec.ends = windowEnds;
+  logSpec.onEnd = () => pushItem({ kind: "note", text: "End of the range." });
   logSpec.onOpen = () => {};
   logSpec.onBreak = () => pushItem({ kind: "note", text: "Connection lost at " + new Date().toLocaleTimeString() + "; reconnecting…" });
   logSpec.onRefused = (reason) => {
@@ -726,7 +765,79 @@
     applyFilters();
   });
 
+  // The time range: a preset reopens the view from disk since then, then
+  // live; custom shows its from/to fields (a "to" ends the view there).
+  function rangeInputs() {
+    $("f-custom").hidden = $("f-range").value !== "custom";
+  }
+  function applyRange() {
+    rangeInputs();
+    const next = { range: $("f-range").value, since: $("f-since").value, until: $("f-until").value };
+    if (next.range !== "custom") { next.since = ""; next.until = ""; }
+    if (next.range === "custom" && !next.since && !next.until) return; // wait for a time
+    if (Object.keys(next).every((k) => st[k] === next[k])) return;
+    Object.assign(st, next);
+    writeURL();
+    if (st.view === "logs") startLogs(true);
+  }
+  $("f-range").addEventListener("change", applyRange);
+  $("f-since").addEventListener("change", applyRange);
+  $("f-until").addEventListener("change", applyRange);
+
+  // downloadURL is what the view shows, as a plain-text download of one
+  // source from disk.
+  function downloadURL(src, until) {
+    const p = new URLSearchParams();
+    for (const k of ["q", "re", "not", "level"]) if (st[k]) p.set(k, st[k]);
+    if (until) { p.set("until", until); p.set("tail", "200"); } else setWindow(p);
+    return "/download/" + encodeURIComponent(src) + (p.toString() ? "?" + p.toString() : "");
+  }
+  $("download").addEventListener("click", () => {
+    for (const src of selectedLogSources()) {
+      const a = document.createElement("a");
+      a.href = downloadURL(src, "");
+      a.download = src + ".log";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    }
+  });
+
+  // Load older: the 200 lines of each source before the oldest shown, read
+  // from disk and put at the top. Lines already shown (the agent's prefill
+  // carries the time it was read, not the line's) are not shown twice.
+  $("older").addEventListener("click", async () => {
+    const rows = [...logEl.children].filter((r) => r._ev);
+    const oldest = rows.length && rows[0]._ev.time ? rows[0]._ev.time : new Date().toISOString();
+    const shown = new Set(rows.slice(0, 2000).map((r) => (r._ev.source || "") + "\u0000" + r._ev.line));
+    const items = [];
+    for (const src of selectedLogSources()) {
+      let text = "";
+      try {
+        const r = await apiFetch(downloadURL(src, oldest));
+        if (!r.ok) throw new Error(r.status + " " + (await r.text()).trim());
+        text = await r.text();
+      } catch (e) {
+        items.push({ kind: "note", text: "Older lines of " + src + " unavailable: " + e.message });
+        continue;
+      }
+      for (const line of text.split("\n")) {
+        if (line === "" || shown.has(src + "\u0000" + line)) continue;
+        items.push({ kind: "line", ev: { source: src, line, time: "" } });
+      }
+    }
+    if (!items.length) items.push({ kind: "note", text: "No older lines on disk." });
+    const frag = document.createDocumentFragment();
+    for (const it of items) frag.appendChild(renderItem(it));
+    logEl.insertBefore(frag, logEl.firstChild);
+    showCount();
+  });
+
   function fillFilterInputs() {
+    $("f-range").value = st.range;
+    $("f-since").value = st.since;
+    $("f-until").value = st.until;
+    rangeInputs();
     $("f-q").value = st.q;
     $("f-re").value = st.re;
     $("f-not").value = st.not;
