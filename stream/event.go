@@ -26,6 +26,10 @@ type Event struct {
 	Source string
 	File   string
 	Time   time.Time
+	// Key is the durable id sent in `id:` instead of ID; nil: ID is sent.
+	Key []byte
+	// Journal holds a journal entry's own fields; nil for other sources.
+	Journal *JournalFields
 	// Line is the sanitized line (valid UTF-8, no CR/LF) or, for a metric,
 	// the sample's JSON. It aliases Frame.
 	Line []byte
@@ -81,7 +85,7 @@ func (e *Event) frame(f Format, merged bool) []byte {
 	}
 	return e.alternate(altJSON, func() []byte {
 		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+120)
-		b = appendIDField(b, "", e.ID)
+		b = e.appendID(b)
 		b = append(b, "data: "...)
 		b = e.appendJSON(b)
 		return append(b, '\n', '\n')
@@ -121,7 +125,11 @@ func (e *Event) buildMerged(f Format) []byte {
 // appendJSON appends {"id","source","file","time","level","line"}.
 func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":"`...)
-	b = strconv.AppendUint(b, e.ID, 10)
+	if e.Key != nil {
+		b = append(b, e.Key...)
+	} else {
+		b = strconv.AppendUint(b, e.ID, 10)
+	}
 	b = append(b, `","source":`...)
 	b = appendJSONString(b, []byte(e.Source))
 	b = append(b, `,"file":`...)
@@ -132,5 +140,19 @@ func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, e.Level.String()...)
 	b = append(b, `","line":`...)
 	b = appendJSONString(b, e.Line)
+	if e.Journal != nil {
+		b = e.Journal.appendJSON(b)
+	}
 	return append(b, '}')
+}
+
+// appendID appends the event's id: field: its durable key when it has
+// one, else its in-run number.
+func (e *Event) appendID(b []byte) []byte {
+	if e.Key == nil {
+		return appendIDField(b, "", e.ID)
+	}
+	b = append(b, "id: "...)
+	b = append(b, e.Key...)
+	return append(b, '\n')
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strconv"
@@ -90,7 +91,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 
 	rc := http.NewResponseController(w)
 	hs := httpSink{w: w, rc: rc}
-	if why := h.writeHead(w, hs, sub); why != "" {
+	if why := h.writeHead(r.Context(), w, hs, sub); why != "" {
 		closed(why)
 		return
 	}
@@ -108,7 +109,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 }
 
 // writeHead sends the headers, the retry: frame, owed gaps and the backlog.
-func (h *Hub) writeHead(w http.ResponseWriter, sk sink, sub *subscription) string {
+func (h *Hub) writeHead(ctx context.Context, w http.ResponseWriter, sk sink, sub *subscription) string {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache, no-transform")
@@ -129,6 +130,9 @@ func (h *Hub) writeHead(w http.ResponseWriter, sk sink, sub *subscription) strin
 	sub.backlog = nil
 	if err := sw.flush(); err != nil {
 		return "write: " + err.Error()
+	}
+	if sub.past != nil {
+		return h.writePast(ctx, sw, sub)
 	}
 	return ""
 }

@@ -117,6 +117,8 @@ type Hub struct {
 	opts Options
 	log  *zap.Logger
 	sem  chan struct{} // worker pool slots for the per-line work
+	// pastSem bounds the past reads (see Past) running at once.
+	pastSem chan struct{}
 
 	mu      sync.Mutex
 	g       uint64 // last G handed out
@@ -147,6 +149,7 @@ func New(opts Options) *Hub {
 		opts:    opts,
 		log:     opts.Logger,
 		sem:     make(chan struct{}, opts.Workers),
+		pastSem: make(chan struct{}, maxPastReads),
 		g:       base,
 		gBase:   base,
 		sources: make(map[string]*Source),
@@ -205,6 +208,7 @@ type SourceKind string
 const (
 	KindFile    SourceKind = "file"
 	KindMetrics SourceKind = "metrics"
+	KindJournal SourceKind = "journal"
 )
 
 // Source returns the source of that name, creating it when it does not

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
@@ -46,6 +47,10 @@ type subscription struct {
 	c       *client
 	gaps    []gap
 	backlog []*Event
+	// past, when set, is read from the source's Past before the live
+	// queue; the backlog is empty then.
+	past       *PastQuery
+	pastReader Past // the source's Past when past was set, taken under the lock
 }
 
 // subscribe checks the caps, registers the client, and collects its backlog
@@ -66,6 +71,14 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 			return nil, &refusal{http.StatusNotFound, rejectNotFound, fmt.Sprintf("unknown source %q", n)}
 		}
 		srcs[i] = s
+	}
+	if req.Filter.journalOnly() {
+		for _, s := range srcs {
+			if s.kind != KindJournal {
+				return nil, &refusal{http.StatusBadRequest, rejectBadRequest,
+					fmt.Sprintf("unit= and identifier= narrow journal sources; %q is not one", s.name)}
+			}
+		}
 	}
 	if len(h.clients) >= h.opts.MaxClients {
 		return nil, &refusal{http.StatusServiceUnavailable, rejectCapAgent,
@@ -92,7 +105,8 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	if merged {
 		sub.gaps, sub.backlog = h.backlogMerged(req, srcs)
 	} else {
-		sub.gaps, sub.backlog = backlogSingle(req, srcs[0])
+		sub.gaps, sub.backlog, sub.past = backlogSingle(req, srcs[0])
+		sub.pastReader = srcs[0].past
 	}
 	if req.Fields != nil {
 		for i, e := range sub.backlog {
@@ -154,16 +168,32 @@ func (h *Hub) unsubscribe(c *client) {
 // backlogSingle finds what a single-source stream sends before live events:
 // everything after Last-Event-ID when one was given, else the last Tail
 // matching events. hub.mu held.
-func backlogSingle(req *Request, s *Source) ([]gap, []*Event) {
+func backlogSingle(req *Request, s *Source) ([]gap, []*Event, *PastQuery) {
 	r := s.ring
 	if req.LastID == "" {
-		return nil, lastMatching(req, []*ring{r}, req.Tail)
+		return nil, lastMatching(req, []*ring{r}, req.Tail), nil
+	}
+	if isDurableKey(req.LastID) {
+		key := []byte(req.LastID)
+		if i, ok := r.indexAfterKey(key); ok {
+			return nil, matchingFrom(req, r, i), nil
+		}
+		through := s.lastKey
+		if through == nil {
+			through = s.startKey
+		}
+		if s.past != nil && through != nil {
+			// Read from the origin up to the last event committed now;
+			// what is committed from here on reaches the client's queue.
+			return nil, nil, &PastQuery{After: key, Through: bytes.Clone(through)}
+		}
+		return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
 	}
 	last := s.lastID.Load()
 	id, err := strconv.ParseUint(req.LastID, 10, 64)
 	if err != nil || id <= s.base || id > last {
 		// Unparsable, from an earlier run, or from the future: unknown.
-		return []gap{{missed: -1}}, matchingFrom(req, r, 0)
+		return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
 	}
 	firstHeld := last + 1
 	if o := r.oldest(); o != nil {
@@ -173,7 +203,7 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event) {
 	if id+1 < firstHeld {
 		gaps = []gap{{missed: int64(firstHeld - id - 1)}}
 	}
-	return gaps, matchingFrom(req, r, r.indexAfterID(id))
+	return gaps, matchingFrom(req, r, r.indexAfterID(id)), nil
 }
 
 // backlogMerged is backlogSingle for the merged stream, whose ids are the
