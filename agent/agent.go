@@ -22,6 +22,7 @@ import (
 
 	"edgetail/history"
 	"edgetail/hostmetrics"
+	"edgetail/journal"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -52,7 +53,8 @@ type producer struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started chan struct{}
-	tailer  *tailer.Tailer // nil for metrics
+	tailer  *tailer.Tailer   // nil for metrics and journal
+	journal *journal.Journal // nil but for journal sources
 }
 
 // New builds an agent for cfg; it starts nothing.
@@ -339,6 +341,13 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 		})
 		return p, nil
 	}
+	if s.Journal != nil {
+		if err := a.startJournal(ctx, p, s, cfg, log); err != nil {
+			cancel()
+			return nil, err
+		}
+		return p, nil
+	}
 	t, err := tailer.New(tailer.Options{
 		Globs:        s.Files,
 		Exclude:      s.Exclude,
@@ -478,6 +487,16 @@ func (a *Agent) tailerOf(name string) *tailer.Tailer {
 	defer a.mu.Unlock()
 	if p, ok := a.running[name]; ok {
 		return p.tailer
+	}
+	return nil
+}
+
+// journalOf returns the follower of a journal source, nil for others.
+func (a *Agent) journalOf(name string) *journal.Journal {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p, ok := a.running[name]; ok {
+		return p.journal
 	}
 	return nil
 }

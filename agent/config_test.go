@@ -16,6 +16,9 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"sources:\n  - name: a\n    files: [/a]\n  - name: a\n    metrics: {interval: 1s}\n", []string{"t.yaml:4: sources[1].name: \"a\" is used twice"}},
 		{"sources:\n  - name: a\n    files: [/a]\n    metrics: {}\n", []string{"a source has files or metrics, not both"}},
 		{"sources:\n  - name: a\n", []string{"t.yaml:2: sources[0]: a source needs files or metrics"}},
+		{"sources:\n  - name: j\n    journal:\n      units: [\"-x\"]\n      matches: [\"lower=1\", \"OK=1\"]\n      priority: loud\n      directory: rel\n",
+			[]string{"t.yaml:4: sources[0].journal.units[0]:", "t.yaml:5: sources[0].journal.matches[0]:", "t.yaml:6: sources[0].journal.priority:", "t.yaml:7: sources[0].journal.directory:"}},
+		{"sources:\n  - name: j\n    journal: {}\n    files: [/a]\n", []string{"one of files, metrics and journal"}},
 		{"stream:\n  heartbeat: soon\nsources:\n  - name: a\n    files: [/a]\n", []string{"t.yaml:2:", "duration"}},
 		{"sources:\n  - name: a\n    files: [/a]\nstream:\n  replay_lines: -1\n", []string{"t.yaml:5: stream.replay_lines: must be >= 0"}},
 		{"log_level: loud\nsources:\n  - name: a\n    files: [/a]\n", []string{"t.yaml:1: log_level"}},
@@ -40,7 +43,7 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.Listen != "127.0.0.1:7070" || len(c.Sources) != 2 || c.Sources[0].Metrics == nil || c.Sources[1].Name != "varlog" {
+	if c.Listen != "127.0.0.1:7070" || len(c.Sources) < 2 || c.Sources[0].Metrics == nil || c.Sources[1].Name != "varlog" {
 		t.Fatalf("default config: %+v", c)
 	}
 	if c.Stream.ReplayLines != 10000 || c.Stream.MaxLineBytes != 65536 || c.Stream.ClientBuffer != 1024 {

@@ -151,6 +151,10 @@ type sourceInfo struct {
 	stream.SourceStats
 	Files    []tailer.FileStatus `json:"files"`
 	Counters *fileCounters       `json:"counters,omitempty"` // file sources
+	// State and Error say how a journal source's follower is doing: a
+	// journal that cannot be read shows why here.
+	State string `json:"state,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // fileCounters are a file source's tailer counters since start.
@@ -178,6 +182,9 @@ func (a *Agent) apiSources(c *gin.Context) {
 			if info.Counters.Engine == "" {
 				info.Counters.Engine = "native"
 			}
+		}
+		if j := a.journalOf(st.Name); j != nil {
+			info.State, info.Error = j.Status()
 		}
 		out = append(out, info)
 	}

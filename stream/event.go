@@ -25,8 +25,11 @@ type Event struct {
 	Level  Level
 	Source string
 	File   string
-	Key    []byte // the durable id, when the producer gave one: `id:` says it instead of ID
 	Time   time.Time
+	// Key is the durable id sent in `id:` instead of ID; nil: ID is sent.
+	Key []byte
+	// Journal holds a journal entry's own fields; nil for other sources.
+	Journal *JournalFields
 	// Line is the sanitized line (valid UTF-8, no CR/LF) or, for a metric,
 	// the sample's JSON. It aliases Frame.
 	Line []byte
@@ -81,8 +84,8 @@ func (e *Event) frame(f Format, merged bool) []byte {
 		return e.Frame
 	}
 	return e.alternate(altJSON, func() []byte {
-		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+len(e.Key)+120)
-		b = appendEventID(b, e)
+		b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+120)
+		b = e.appendID(b)
 		b = append(b, "data: "...)
 		b = e.appendJSON(b)
 		return append(b, '\n', '\n')
@@ -141,16 +144,19 @@ func (e *Event) appendJSON(b []byte) []byte {
 	b = append(b, e.Level.String()...)
 	b = append(b, `","line":`...)
 	b = appendJSONString(b, e.Line)
+	if e.Journal != nil {
+		b = e.Journal.appendJSON(b)
+	}
 	return append(b, '}')
 }
 
-// appendEventID appends the id: field of a single-source event: its durable
-// key when it has one, else its in-run number.
-func appendEventID(dst []byte, e *Event) []byte {
+// appendID appends the event's id: field: its durable key when it has
+// one, else its in-run number.
+func (e *Event) appendID(b []byte) []byte {
 	if e.Key == nil {
-		return appendIDField(dst, "", e.ID)
+		return appendIDField(b, "", e.ID)
 	}
-	dst = append(dst, "id: "...)
-	dst = append(dst, e.Key...)
-	return append(dst, '\n')
+	b = append(b, "id: "...)
+	b = append(b, e.Key...)
+	return append(b, '\n')
 }

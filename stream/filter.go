@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,10 @@ type Filter struct {
 	Re    string // keep lines matching this RE2 expression
 	Not   string // drop lines containing this, case-insensitive
 	Level Level  // keep lines at this level or above (LevelUnknown: all)
+	// Units and Identifiers narrow a journal stream to entries of any of
+	// these units (_SYSTEMD_UNIT) or identifiers (SYSLOG_IDENTIFIER).
+	Units       []string
+	Identifiers []string
 
 	q, not []byte // lower-cased needles
 	re     *regexp.Regexp
@@ -26,16 +31,24 @@ type Filter struct {
 
 // Key identifies the filter: requests with equal keys share a group.
 func (f *Filter) Key() string {
-	if f.Q == "" && f.Re == "" && f.Not == "" && f.Level == LevelUnknown {
+	if f.Q == "" && f.Re == "" && f.Not == "" && f.Level == LevelUnknown && !f.journalOnly() {
 		return ""
 	}
-	return strconv.Quote(f.Q) + "\x00" + strconv.Quote(f.Re) + "\x00" + strconv.Quote(f.Not) + "\x00" + f.Level.String()
+	k := strconv.Quote(f.Q) + "\x00" + strconv.Quote(f.Re) + "\x00" + strconv.Quote(f.Not) + "\x00" + f.Level.String()
+	if f.journalOnly() {
+		k += "\x00" + strconv.Quote(strings.Join(f.Units, ",")) + "\x00" + strconv.Quote(strings.Join(f.Identifiers, ","))
+	}
+	return k
 }
+
+// journalOnly reports whether the filter uses journal fields.
+func (f *Filter) journalOnly() bool { return len(f.Units) > 0 || len(f.Identifiers) > 0 }
 
 // String describes the filter for logs: readable, unlike Key.
 func (f *Filter) String() string {
 	var parts []string
-	for _, kv := range [][2]string{{"q", f.Q}, {"re", f.Re}, {"not", f.Not}, {"level", f.Level.String()}} {
+	for _, kv := range [][2]string{{"q", f.Q}, {"re", f.Re}, {"not", f.Not}, {"level", f.Level.String()},
+		{"unit", strings.Join(f.Units, ",")}, {"identifier", strings.Join(f.Identifiers, ",")}} {
 		if kv[1] != "" {
 			parts = append(parts, kv[0]+"="+strconv.Quote(kv[1]))
 		}
@@ -51,6 +64,13 @@ func (f *Filter) Match(e *Event) bool {
 	}
 	if f.Level != LevelUnknown && e.Level < f.Level {
 		return false
+	}
+	if f.journalOnly() {
+		j := e.Journal
+		if j == nil || (len(f.Units) > 0 && !slices.Contains(f.Units, j.Unit)) ||
+			(len(f.Identifiers) > 0 && !slices.Contains(f.Identifiers, j.Identifier)) {
+			return false
+		}
 	}
 	line := e.Line
 	if f.q != nil && !containsFold(line, f.q) {
@@ -125,7 +145,7 @@ const (
 func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 	for key := range v {
 		switch key {
-		case "q", "re", "not", "level", "tail", "format", "fields", "lastEventId", "token", "sources", "since", "until":
+		case "q", "re", "not", "level", "tail", "format", "fields", "lastEventId", "token", "sources", "since", "until", "unit", "identifier":
 		default:
 			return nil, fmt.Errorf("unknown parameter %q", key)
 		}
@@ -196,8 +216,47 @@ func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 		}
 		r.Sources = srcs
 	}
+	for _, p := range []struct {
+		name string
+		dst  *[]string
+	}{{"unit", &f.Units}, {"identifier", &f.Identifiers}} {
+		s := v.Get(p.name)
+		if s == "" {
+			continue
+		}
+		vals, err := splitNames(s, p.name)
+		if err != nil {
+			return nil, err
+		}
+		for i, val := range vals {
+			if err := checkJournalValue(p.name, val); err != nil {
+				return nil, err
+			}
+			if p.name == "unit" && !strings.Contains(val, ".") {
+				vals[i] = val + ".service"
+			}
+		}
+		*p.dst = vals
+	}
 	r.LastID = v.Get("lastEventId")
 	return r, nil
+}
+
+// checkJournalValue refuses unit and identifier values that no journal
+// entry could carry: too long, control characters, invalid UTF-8.
+func checkJournalValue(param, s string) error {
+	if len(s) > 256 {
+		return fmt.Errorf("%s: %q is longer than 256 bytes", param, s[:32]+"...")
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not valid UTF-8", param)
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || c == ' ' {
+			return fmt.Errorf("%s: %q holds a space or control character", param, s)
+		}
+	}
+	return nil
 }
 
 var errEmptyName = errors.New("empty name")

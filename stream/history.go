@@ -47,7 +47,7 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 		if c.merged {
 			name = src.name
 		}
-		err := src.past.ReadPast(ctx, pr.q, func(it PastItem) error {
+		err := pr.past.ReadPast(ctx, pr.q, func(it PastItem) error {
 			if it.Missed != 0 {
 				sw.write(appendGap(nil, it.Missed, name), 0)
 			}
@@ -134,7 +134,7 @@ func (h *Hub) Download() http.Handler {
 		w.WriteHeader(http.StatusOK)
 		sw := &streamWriter{sk: httpSink{w: w, rc: http.NewResponseController(w)}, timeout: h.opts.WriteTimeout, hub: h}
 		for _, pr := range sub.past {
-			err := s.past.ReadPast(r.Context(), pr.q, func(it PastItem) error {
+			err := pr.past.ReadPast(r.Context(), pr.q, func(it PastItem) error {
 				for i := range it.Lines {
 					sw.write(it.Lines[i].Text, 1)
 					sw.write(newline, 0)

@@ -213,6 +213,7 @@ type SourceKind string
 const (
 	KindFile    SourceKind = "file"
 	KindMetrics SourceKind = "metrics"
+	KindJournal SourceKind = "journal"
 )
 
 // Source returns the source of that name, creating it when it does not
@@ -288,7 +289,9 @@ func (h *Hub) Stats() []SourceStats {
 	out := make([]SourceStats, 0, len(h.sources))
 	for _, s := range h.sources {
 		st := SourceStats{Name: s.name, Kind: s.kind, Clients: s.nclients, Lines: s.lines.Load()}
-		if id := s.lastID.Load(); id > s.base {
+		if s.lastKey != nil {
+			st.LastEventID = string(s.lastKey)
+		} else if id := s.lastID.Load(); id > s.base {
 			st.LastEventID = formatID(id)
 		}
 		out = append(out, st)

@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -43,6 +45,47 @@ type PastItem struct {
 	Lines  []Line
 }
 
+// JournalFields are the fields a journal entry adds to the JSON form of its
+// event.
+type JournalFields struct {
+	Unit       string // _SYSTEMD_UNIT; "" when the entry has none
+	Identifier string // SYSLOG_IDENTIFIER
+	PID        int    // _PID; 0 when absent
+	Priority   int    // PRIORITY 0-7; -1 when absent
+	Boot       string // _BOOT_ID
+	Cursor     string // __CURSOR exactly
+}
+
+func (j *JournalFields) appendJSON(b []byte) []byte {
+	if j.Unit != "" {
+		b = append(b, `,"unit":`...)
+		b = appendJSONString(b, safeBytes(j.Unit))
+	}
+	b = append(b, `,"identifier":`...)
+	b = appendJSONString(b, safeBytes(j.Identifier))
+	if j.PID > 0 {
+		b = append(b, `,"pid":`...)
+		b = appendInt(b, j.PID)
+	}
+	if j.Priority >= 0 {
+		b = append(b, `,"priority":`...)
+		b = appendInt(b, j.Priority)
+	}
+	b = append(b, `,"boot":`...)
+	b = appendJSONString(b, safeBytes(j.Boot))
+	b = append(b, `,"cursor":`...)
+	return appendJSONString(b, safeBytes(j.Cursor))
+}
+
+func safeBytes(s string) []byte {
+	if needsSanitizing([]byte(s)) {
+		return appendSafe(nil, []byte(s))
+	}
+	return []byte(s)
+}
+
+func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
+
 // SetPast sets the producer's reader of the source's past; nil: none (the
 // replay buffer only).
 func (s *Source) SetPast(p Past) {
@@ -56,7 +99,7 @@ func (s *Source) SetPast(p Past) {
 func (s *Source) SetStartKey(key []byte) {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	s.startKey = key
+	s.startKey = bytes.Clone(key)
 }
 
 // through is where a read of the past stops for a client subscribing now.
@@ -78,4 +121,27 @@ func (r *ring) findKey(key string) int {
 		}
 	}
 	return -1
+}
+
+// LastKey returns the durable key of the source's last committed event (nil
+// when it has none), so that a producer started again (a reload) resumes
+// where the previous one stopped.
+func (s *Source) LastKey() []byte {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return bytes.Clone(s.lastKey)
+}
+
+// isDurableKey tells a producer's key from an in-run id (digits) and a
+// merged-stream id ("m").
+func isDurableKey(id string) bool {
+	if id == "" || id[0] == mergedPrefix[0] || (id[0] >= '0' && id[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

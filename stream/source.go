@@ -13,11 +13,16 @@ type Line struct {
 	Text []byte // without its newline; read-only once handed over
 	Time time.Time
 	Cut  int // when > 0, the line's full length: Text holds only its start
-	// Key is the line's durable id as sent in `id:`; nil: the source numbers
-	// it (in-run ids). Printable ASCII, no spaces; never starts with "m"
-	// (merged ids) or a digit (in-run ids). Prefixes: "c" journal cursors,
-	// "f" file positions.
+	// Key is the line's durable id as sent in `id:`; nil: the source
+	// numbers it (in-run ids). Printable ASCII, no spaces; never starts
+	// with "m" (merged ids) or a digit (in-run ids). Prefixes: "c" journal
+	// cursors, "f" file positions.
 	Key []byte
+	// Level, when set, is the line's level as its producer knows it (a
+	// journal entry's PRIORITY); LevelUnknown: detected from Text.
+	Level Level
+	// Journal holds a journal entry's own fields; nil for other sources.
+	Journal *JournalFields
 }
 
 // Source is one named stream: its replay buffer, its filter groups, and the
@@ -36,9 +41,9 @@ type Source struct {
 	groups   map[string]*group
 	nclients int
 	removed  bool
-	past     Past   // nil: the ring only
-	startKey []byte // see SetStartKey
-	lastKey  []byte // Key of the last event committed, nil when it had none
+	past     Past   // the producer's reader of its past; nil: the ring only
+	startKey []byte // key of the last line before following began
+	lastKey  []byte // key of the last committed event; nil when it had none
 
 	snap   atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	lines  atomic.Uint64
@@ -143,10 +148,10 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 // cutMarker ends a line that was longer than max_line_bytes.
 const cutMarker = " [edgetail: line cut, "
 
-// encode makes the events of lines. numbered events get the source's next
-// ids; events read from the past are not numbered (ID 0): they are sent by
-// their Key alone.
-func (s *Source) encode(lines []Line, numbered bool) []Event {
+// encode makes the events of a batch. number says whether they take the
+// source's next in-run ids: lines read back from the past do not, as they
+// were numbered (or keyed) when they were first sent.
+func (s *Source) encode(lines []Line, number bool) []Event {
 	events := make([]Event, len(lines))
 	total := 0
 	for i := range lines {
@@ -158,17 +163,18 @@ func (s *Source) encode(lines []Line, numbered bool) []Event {
 	for i := range lines {
 		l := &lines[i]
 		e := &events[i]
-		if numbered {
+		if number {
 			s.seq++
 			e.ID = s.base + s.seq
 		}
 		e.Kind = KindLine
+		e.Key = l.Key
+		e.Journal = l.Journal
 		e.Source = s.name
 		e.File = l.File
 		e.Time = l.Time
-		e.Key = l.Key
 		start := len(buf)
-		buf = appendEventID(buf, e)
+		buf = e.appendID(buf)
 		buf = append(buf, "data: "...)
 		ls := len(buf)
 		if needsSanitizing(l.Text) {
@@ -190,7 +196,11 @@ func (s *Source) encode(lines []Line, numbered bool) []Event {
 		end := sp.end + 2
 		events[i].Frame = buf[sp.start:end:end]
 		events[i].Line = buf[sp.line:sp.end:sp.end]
-		events[i].Level = DetectLevel(events[i].Line)
+		if lv := lines[i].Level; lv != LevelUnknown {
+			events[i].Level = lv
+		} else {
+			events[i].Level = DetectLevel(events[i].Line)
+		}
 	}
 	return events
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
@@ -55,8 +56,9 @@ type subscription struct {
 
 // pastRead is one source's read of its past for a client.
 type pastRead struct {
-	src *Source
-	q   PastQuery
+	src  *Source
+	past Past // the source's Past, taken under the hub lock
+	q    PastQuery
 }
 
 // subscribe checks the caps, registers the client, and collects its backlog
@@ -77,6 +79,14 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 			return nil, &refusal{http.StatusNotFound, rejectNotFound, fmt.Sprintf("unknown source %q", n)}
 		}
 		srcs[i] = s
+	}
+	if req.Filter.journalOnly() {
+		for _, s := range srcs {
+			if s.kind != KindJournal {
+				return nil, &refusal{http.StatusBadRequest, rejectBadRequest,
+					fmt.Sprintf("unit= and identifier= narrow journal sources; %q is not one", s.name)}
+			}
+		}
 	}
 	if len(h.clients) >= h.opts.MaxClients {
 		return nil, &refusal{http.StatusServiceUnavailable, rejectCapAgent,
@@ -191,7 +201,7 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 		}
 		return nil, lastMatching(req, []*ring{r}, req.Tail), nil
 	}
-	if c := req.LastID[0]; c < '0' || c > '9' {
+	if isDurableKey(req.LastID) {
 		return resumeKey(req, s)
 	}
 	last := s.lastID.Load()
@@ -232,7 +242,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	if s.past == nil {
 		return nil
 	}
-	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: s.through()}
+	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through())}
 	f := &req.Filter
 	if f.Key() != "" {
 		q.Match = func(l *Line) bool { return f.MatchLine(l.Text) }
@@ -250,7 +260,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	default:
 		return nil
 	}
-	return []pastRead{{src: s, q: q}}
+	return []pastRead{{src: s, past: s.past, q: q}}
 }
 
 // inWindow keeps the events whose time is in the request's window: the

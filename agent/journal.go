@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"edgetail/journal"
+	"edgetail/stream"
+)
+
+// This file is where the journal package meets the stream hub; neither
+// imports the other.
+
+// validateJournal checks a journal: block key by key, with the lines of
+// each problem, before anything can reach journalctl's command line.
+func (c *Config) validateJournal(name, k string, j *JournalConfig) []Problem {
+	var probs []Problem
+	add := func(key string, err error) {
+		probs = append(probs, Problem{File: name, Line: c.lineOf(key), Key: key, Msg: err.Error()})
+	}
+	for i, u := range j.Units {
+		if err := journal.CheckUnit(u); err != nil {
+			add(fmt.Sprintf("%s.units[%d]", k, i), err)
+		}
+	}
+	for i, id := range j.Identifiers {
+		if err := journal.CheckIdentifier(id); err != nil {
+			add(fmt.Sprintf("%s.identifiers[%d]", k, i), err)
+		}
+	}
+	for i, m := range j.Matches {
+		if err := journal.CheckMatch(m); err != nil {
+			add(fmt.Sprintf("%s.matches[%d]", k, i), err)
+		}
+	}
+	if j.Priority != "" {
+		if _, err := journal.ParsePriority(j.Priority); err != nil {
+			add(k+".priority", err)
+		}
+	}
+	if j.Directory != "" {
+		if err := journal.CheckDirectory(j.Directory); err != nil {
+			add(k+".directory", err)
+		}
+	}
+	if j.Namespace != "" {
+		if err := journal.CheckNamespace(j.Namespace); err != nil {
+			add(k+".namespace", err)
+		}
+		if j.Directory != "" {
+			add(k+".namespace", fmt.Errorf("directory and namespace exclude each other"))
+		}
+	}
+	return probs
+}
+
+// cursorPrefix marks journal cursors among durable keys.
+const cursorPrefix = "c"
+
+// startJournal launches the producer of a journal source; a.mu held. The
+// source is started at once: a journal that cannot be read shows its
+// error in /api/sources and never holds /readyz back.
+func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, cfg *Config, log *zap.Logger) error {
+	src := a.hub.Source(s.Name, stream.KindJournal)
+	// A producer started again (reload) goes on after what its source
+	// already holds, rather than reading the prefill a second time.
+	var after string
+	if k := src.LastKey(); bytes.HasPrefix(k, []byte(cursorPrefix)) && journal.ValidCursor(string(k[1:])) {
+		after = string(k[1:])
+	}
+	jc := s.Journal
+	j, err := journal.New(journal.Options{
+		Units:       jc.Units,
+		Identifiers: jc.Identifiers,
+		Matches:     jc.Matches,
+		Priority:    jc.Priority,
+		Directory:   jc.Directory,
+		Namespace:   jc.Namespace,
+		Prefill:     max(cfg.Stream.ReplayLines, 0),
+		After:       after,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	p.journal = j
+	src.SetPast(journalPast{j, cfg.Stream.MaxLineBytes})
+	close(p.started)
+	maxLine := cfg.Stream.MaxLineBytes
+	p.wg.Go(func() {
+		// One goroutine from journalctl's pipe to the commit: the entries
+		// are converted and published where they are read.
+		err := j.Run(ctx, func(es []journal.Entry) error {
+			return src.Publish(ctx, journalLines(es, maxLine))
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("journal source stopped", zap.Error(err))
+		}
+	})
+	return nil
+}
+
+// journalLines turns entries into stream lines keyed by their cursors.
+func journalLines(es []journal.Entry, maxLine int) []stream.Line {
+	lines := make([]stream.Line, len(es))
+	for i := range es {
+		e := &es[i]
+		l := &lines[i]
+		l.Text, l.Time = e.Message, e.Time
+		if maxLine > 0 && len(l.Text) > maxLine {
+			l.Cut = len(l.Text)
+			l.Text = l.Text[:maxLine]
+		}
+		l.Key = append([]byte(cursorPrefix), e.Cursor...)
+		l.Level = priorityLevel(e.Priority)
+		l.Journal = &stream.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
+			Priority: e.Priority, Boot: e.Boot, Cursor: e.Cursor}
+	}
+	return lines
+}
+
+// priorityLevel maps a syslog priority to a level: 0-3 error, 4 warn, 5-6
+// info, 7 debug.
+func priorityLevel(p int) stream.Level {
+	switch {
+	case p < 0:
+		return stream.LevelUnknown
+	case p <= 3:
+		return stream.LevelError
+	case p == 4:
+		return stream.LevelWarn
+	case p <= 6:
+		return stream.LevelInfo
+	default:
+		return stream.LevelDebug
+	}
+}
+
+// journalPast reads a journal source's past for resumes the replay buffer
+// cannot answer.
+type journalPast struct {
+	j       *journal.Journal
+	maxLine int
+}
+
+var _ stream.Past = journalPast{}
+
+// ReadPast implements stream.Past for After/Through keys; a key that is
+// not a cursor of ours reads nothing and reports a gap.
+func (p journalPast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(stream.PastItem) error) error {
+	after, ok := cursorOf(q.After)
+	if !ok {
+		return emit(stream.PastItem{Missed: -1})
+	}
+	through, _ := cursorOf(q.Through)
+	return p.j.ReadPast(ctx, after, through, func(missed bool, es []journal.Entry) error {
+		it := stream.PastItem{Lines: journalLines(es, p.maxLine)}
+		if missed {
+			it.Missed = -1
+		}
+		return emit(it)
+	})
+}
+
+func cursorOf(key []byte) (string, bool) {
+	if !bytes.HasPrefix(key, []byte(cursorPrefix)) || !journal.ValidCursor(string(key[1:])) {
+		return "", false
+	}
+	return string(key[1:]), true
+}

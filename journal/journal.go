@@ -1,0 +1,371 @@
+// Package journal follows the systemd journal through the system's
+// journalctl (JSON output), so that edgetail stays a static binary: the cgo
+// bindings need libsystemd at build time. journalctl runs as a child
+// process owned by Run, restarted with jittered backoff when it exits, and
+// resumed from the last entry delivered.
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Journal is one followed selection of the journal. New allocates; Run
+// does the work.
+type Journal struct {
+	opts    Options
+	sel     []string // location and priority options
+	matches []string // after "--"
+	log     *zap.Logger
+
+	mu    sync.Mutex
+	state string
+	err   string
+}
+
+// The states Status reports.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running" // journalctl is following
+	StateError    = "error"   // journalctl failed; it is started again after a backoff
+	StateStopped  = "stopped" // Run has returned
+	maxBatch      = 512       // entries per emit
+	maxEntryBytes = 64 << 20  // one JSON line of journalctl; longer ones are skipped
+	readBufSize   = 256 << 10 // journalctl's stdout buffer
+	healthyRun    = 10 * time.Second
+)
+
+// New validates opts; it starts nothing.
+func New(opts Options) (*Journal, error) {
+	sel, matches, err := opts.validate()
+	if err != nil {
+		return nil, err
+	}
+	return &Journal{opts: opts, sel: sel, matches: matches, log: opts.Logger, state: StateStarting}, nil
+}
+
+// Status reports what the follower is doing and, in the error state, why.
+func (j *Journal) Status() (state, errMsg string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state, j.err
+}
+
+func (j *Journal) setState(state string, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.state, j.err = state, ""
+	if err != nil {
+		j.err = err.Error()
+	}
+}
+
+// args builds journalctl's command line: the fixed output options, the
+// run's own, the selection, then the matches after "--".
+func (j *Journal) args(run ...string) []string {
+	a := []string{"--output=json", "--all", "--no-pager", "--quiet", "--output-fields=" + outputFields}
+	a = append(a, run...)
+	a = append(a, j.sel...)
+	a = append(a, "--")
+	return append(a, j.matches...)
+}
+
+// Run follows the journal until ctx is done, handing entries to emit in
+// batches, oldest first, from the goroutine that reads journalctl. emit
+// may keep the entries but not the slice. An error from emit stops Run
+// with that error. Run returns once journalctl has been stopped.
+func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
+	defer j.setState(StateStopped, nil)
+	cursor := j.opts.After
+	first := true
+	backoff := j.opts.MinBackoff
+	for {
+		began := time.Now()
+		delivered := 0
+		// Catch up without -f first: -f implies the current boot (systemd
+		// 250-257), which would miss the end of an earlier one, and shows
+		// only the last 10 entries of a backlog.
+		var run []string
+		skip := 0
+		switch {
+		case cursor != "":
+			run = []string{"--cursor=" + cursor}
+		case first:
+			run = []string{fmt.Sprintf("--lines=%d", max(j.opts.Prefill, 1))}
+			if j.opts.Prefill == 0 {
+				skip = 1 // read only to learn where the journal ends
+			}
+		}
+		first = false
+		n, c, err := j.read(ctx, j.args(run...), cursor, skip, emit)
+		delivered += n
+		if c != "" {
+			cursor = c
+		}
+		if err == nil && ctx.Err() == nil {
+			// Follow from the newest cursor (or from the start when
+			// nothing matched yet: every entry is then new). --no-tail,
+			// or -f holds back all but the last 10 entries.
+			run = []string{"--follow", "--no-tail"}
+			if cursor != "" {
+				run = append(run, "--cursor="+cursor)
+			}
+			j.setState(StateRunning, nil)
+			n, c, err = j.read(ctx, j.args(run...), cursor, 0, emit)
+			delivered += n
+			if c != "" {
+				cursor = c
+			}
+			if err == nil {
+				err = errors.New("journalctl --follow ended")
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ee *emitError
+		if errors.As(err, &ee) {
+			return ee.err
+		}
+		j.setState(StateError, err)
+		if delivered > 0 || time.Since(began) > healthyRun {
+			backoff = j.opts.MinBackoff
+		}
+		j.log.Warn("journalctl stopped; starting it again", zap.Error(err), zap.Duration("after", backoff))
+		// Jitter: half to all of the backoff, so that agents restarted
+		// together do not restart their children in step.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, j.opts.MaxBackoff)
+	}
+}
+
+// emitError marks an error returned by the caller's emit.
+type emitError struct{ err error }
+
+func (e *emitError) Error() string { return e.err.Error() }
+
+// errStop ends a read early without it counting as a failure.
+var errStop = errors.New("stop")
+
+// read runs journalctl once with args and hands its entries to emit. The
+// first entry is dropped when its cursor is drop (journalctl's --cursor
+// includes the entry; --after-cursor has bugs, see PITFALLS.md), and the
+// first skip entries are dropped too. It returns the entries delivered and
+// the cursor of the last one read. It returns nil when journalctl ended
+// with status 0 or was stopped by ctx, and errStop from emit unwrapped.
+func (j *Journal) read(ctx context.Context, args []string, drop string, skip int, emit func([]Entry) error) (int, string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, j.opts.Journalctl, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Second
+	stderr := &stderrLog{log: j.log}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, "", fmt.Errorf("start journalctl: %w", err)
+	}
+	j.log.Debug("journalctl started", zap.Int("pid", cmd.Process.Pid), zap.Strings("args", args))
+	br := bufio.NewReaderSize(out, readBufSize)
+	var batch []Entry
+	delivered, cursor := 0, ""
+	firstEntry := true
+	var emitErr error
+	flush := func() {
+		if len(batch) == 0 || emitErr != nil {
+			return
+		}
+		if err := emit(batch); err != nil {
+			emitErr = err
+			cancel()
+			return
+		}
+		delivered += len(batch)
+		cursor = batch[len(batch)-1].Cursor
+		clear(batch)
+		batch = batch[:0]
+	}
+	var long []byte // a line longer than the reader's buffer, being gathered
+	tooLong := false
+	for emitErr == nil {
+		line, rerr := br.ReadSlice('\n')
+		if errors.Is(rerr, bufio.ErrBufferFull) {
+			if !tooLong && len(long)+len(line) <= maxEntryBytes {
+				long = append(long, line...)
+			} else {
+				tooLong, long = true, long[:0]
+			}
+			continue
+		}
+		switch {
+		case tooLong:
+			j.log.Warn("skipped a journal entry longer than the limit", zap.Int("limit", maxEntryBytes))
+			tooLong, long, line = false, nil, nil
+		case long != nil:
+			line = append(long, line...)
+			long = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			e, perr := ParseEntry(line)
+			switch {
+			case perr != nil:
+				j.log.Warn("skipped a journal entry edgetail cannot read", zap.Error(perr), zap.Int("bytes", len(line)))
+			case firstEntry && drop != "" && e.Cursor == drop:
+				cursor = e.Cursor
+			case skip > 0:
+				skip--
+				cursor = e.Cursor
+			default:
+				batch = append(batch, e)
+			}
+			if perr == nil {
+				firstEntry = false
+			}
+		}
+		// Hand over what was read once the pipe has no more for now, so
+		// that a lone entry goes out at once and a burst in batches.
+		if len(batch) >= maxBatch || (len(batch) > 0 && br.Buffered() == 0) {
+			flush()
+		}
+		if rerr != nil {
+			flush()
+			break
+		}
+	}
+	if emitErr != nil {
+		cancel()
+	}
+	werr := cmd.Wait()
+	if emitErr != nil {
+		if errors.Is(emitErr, errStop) {
+			return delivered, cursor, errStop
+		}
+		return delivered, cursor, &emitError{emitErr}
+	}
+	if ctx.Err() != nil {
+		return delivered, cursor, nil
+	}
+	if werr != nil {
+		if msg := stderr.last(); msg != "" {
+			return delivered, cursor, fmt.Errorf("journalctl: %w: %s", werr, msg)
+		}
+		return delivered, cursor, fmt.Errorf("journalctl: %w", werr)
+	}
+	return delivered, cursor, nil
+}
+
+// ReadPast reads the entries after the one with cursor after, oldest
+// first, up to and including the one with cursor through (or to the end of
+// the journal when through is "" or not met). missed is true on the first
+// call when after's entry is no longer in the journal (vacuumed): the
+// entries then start at the oldest that remains.
+func (j *Journal) ReadPast(ctx context.Context, after, through string, emit func(missed bool, entries []Entry) error) error {
+	if !validCursor(after) {
+		return fmt.Errorf("%q is not a journal cursor", after)
+	}
+	var err error
+	first := true
+	_, _, err = j.read(ctx, j.args("--cursor="+after), "", 0, func(es []Entry) error {
+		missed := false
+		if first {
+			first = false
+			if es[0].Cursor == after {
+				es = es[1:]
+			} else {
+				missed = true
+			}
+		}
+		stop := false
+		for i := range es {
+			if es[i].Cursor == through {
+				es, stop = es[:i+1], true
+				break
+			}
+		}
+		if len(es) > 0 || missed {
+			if err := emit(missed, es); err != nil {
+				return err
+			}
+		}
+		if stop {
+			return errStop
+		}
+		return nil
+	})
+	var ee *emitError
+	switch {
+	case errors.Is(err, errStop):
+		return nil
+	case errors.As(err, &ee):
+		return ee.err
+	}
+	return err
+}
+
+// stderrLog writes journalctl's stderr to the agent's log, a line at a
+// time, and keeps the last line for the error journalctl exits with.
+type stderrLog struct {
+	log     *zap.Logger
+	mu      sync.Mutex
+	partial []byte
+	lastMsg string
+}
+
+var _ io.Writer = (*stderrLog)(nil)
+
+func (s *stderrLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			if len(s.partial) > 4096 {
+				i = len(s.partial)
+			} else {
+				break
+			}
+		}
+		line := string(bytes.TrimSpace(s.partial[:i]))
+		s.partial = s.partial[min(i+1, len(s.partial)):]
+		if line == "" {
+			continue
+		}
+		if len(line) > 512 {
+			line = line[:512]
+		}
+		s.lastMsg = line
+		s.log.Warn("journalctl says", zap.String("stderr", line))
+	}
+	return len(p), nil
+}
+
+func (s *stderrLog) last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := string(bytes.TrimSpace(s.partial)); p != "" {
+		return p
+	}
+	return s.lastMsg
+}
