@@ -447,3 +447,53 @@ func TestHistoryFollowSince(t *testing.T) {
 		t.Fatalf("follow -since 1h: %d lines, first %q", len(got), head(got))
 	}
 }
+
+// One merged-stream id resumes every source exactly after a kill -9, with
+// the lines written while the agent was down, and from older than the ring.
+func TestHistoryMergedResumeAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	pa, pb := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendLines(t, pa, "a-old")
+	appendLines(t, pb, "b-old")
+	a := start(t, fmt.Sprintf("stream:\n  replay_lines: 20\nsources:\n  - name: a\n    files: [%s]\n  - name: b\n    files: [%s]\n", pa, pb))
+	c := a.open("/stream?sources=a,b&tail=0&format=text")
+	appendLines(t, pa, numbered("a", 5)...)
+	var id string
+	for range 5 {
+		id = c.next(t).LastEventID
+	}
+	appendLines(t, pb, numbered("b", 5)...)
+	for range 5 {
+		id = c.next(t).LastEventID
+	}
+	c.close()
+	// More than the ring holds, then a kill -9, then more while down.
+	appendLines(t, pa, numbered("a-more", 30)...)
+	appendLines(t, pb, numbered("b-more", 30)...)
+	waitFor(t, "lines read", func() bool { return strings.Contains(sourcesJSON(t, a), `"lines":36`) })
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	appendLines(t, pa, numbered("a-down", 3)...)
+	appendLines(t, pb, numbered("b-down", 3)...)
+	a2 := startArgs(t, a.cfg, "-config", a.cfg)
+	r := a2.open("/stream?sources=a,b&format=text", "Last-Event-ID", id)
+	got := map[string][]string{}
+	for range 66 {
+		ev := r.next(t)
+		if ev.Type != "" {
+			t.Fatalf("got %s %q", ev.Type, ev.Data)
+		}
+		src, line, _ := strings.Cut(strings.TrimPrefix(ev.Data, "["), "] ")
+		got[src] = append(got[src], line)
+	}
+	for _, s := range []string{"a", "b"} {
+		want := append(numbered(s+"-more", 30), numbered(s+"-down", 3)...)
+		sameLines(t, "source "+s, got[s], want)
+	}
+	appendLines(t, pa, "a-live")
+	if ev := r.next(t); ev.Data != "[a] a-live" {
+		t.Fatalf("then live: %s %q", ev.Type, ev.Data)
+	}
+}

@@ -27,6 +27,12 @@ type client struct {
 	ended   bool // the source went away or the hub closed
 
 	heartbeat atomic.Bool
+
+	// The merged stream's position, owned by the client's writer (set at
+	// subscribe, before it runs): see mergedID.
+	lastG uint64
+	keys  [][]byte // per source of sources
+	idBuf []byte
 }
 
 func newClient(max int) *client {

@@ -98,12 +98,10 @@ func (e *Event) frame(f Format, merged bool) []byte {
 const mergedPrefix = "m"
 
 func (e *Event) buildMerged(f Format) []byte {
+	// No id: line here. A merged id says where each source of the stream
+	// stands, which depends on the client's set of sources: the client's
+	// writer puts it before the shared frame (see client.mergedID).
 	b := make([]byte, 0, len(e.Line)+len(e.File)+len(e.Source)+140)
-	if e.G != 0 {
-		// Events read from the past have no place in the merged order:
-		// they carry no id, and the client's last id stays what it was.
-		b = appendIDField(b, mergedPrefix, e.G)
-	}
 	if e.Kind == KindMetric {
 		// Say the source inside the sample: {"source":"host",...}.
 		b = append(b, "event: metric\ndata: {\"source\":"...)

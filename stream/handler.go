@@ -136,7 +136,7 @@ func (h *Hub) writeHead(w http.ResponseWriter, sk sink, sub *subscription) strin
 	}
 	sw.write(head, 0)
 	for _, e := range sub.backlog {
-		sw.write(e.frame(c.req.Format, c.merged), 1)
+		c.writeEvent(sw, e)
 	}
 	sub.backlog = nil
 	if err := sw.flush(); err != nil {
@@ -251,7 +251,7 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) strin
 			oldest = batch[0].Time
 		}
 		for i, e := range batch {
-			sw.write(e.frame(c.req.Format, c.merged), 1)
+			c.writeEvent(sw, e)
 			batch[i] = nil
 		}
 		if dropped > 0 {

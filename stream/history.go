@@ -55,7 +55,7 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 				events := src.encode(it.Lines, false)
 				for i := range events {
 					if e := &events[i]; c.req.Filter.Match(e) {
-						sw.write(e.frame(c.req.Format, c.merged), 1)
+						c.writeEvent(sw, e)
 					}
 				}
 			}

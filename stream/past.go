@@ -145,3 +145,14 @@ func isDurableKey(id string) bool {
 	}
 	return true
 }
+
+// keyBefore returns the key of the event before e in the ring, nil when e
+// is the oldest held (or not held). hub.mu held.
+func (r *ring) keyBefore(e *Event) []byte {
+	for i := r.n - 1; i > 0; i-- {
+		if r.at(i) == e {
+			return r.at(i - 1).Key
+		}
+	}
+	return nil
+}

@@ -114,7 +114,14 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	c.req, c.merged, c.ip, c.sources = req, merged, ip, srcs
 	sub := &subscription{c: c}
 	if merged {
-		sub.gaps, sub.backlog, sub.past = h.backlogMerged(req, srcs)
+		// Until the client is sent a line of a source, its id says where
+		// that source stood when it subscribed.
+		c.keys = make([][]byte, len(srcs))
+		for i, s := range srcs {
+			c.keys[i] = bytes.Clone(s.through())
+		}
+		sub.gaps, sub.backlog, sub.past = h.backlogMerged(req, srcs, c)
+		settleKeys(c, sub)
 	} else {
 		sub.gaps, sub.backlog, sub.past = backlogSingle(req, srcs[0])
 	}
@@ -279,9 +286,9 @@ func inWindow(req *Request, es []*Event) []*Event {
 }
 
 // backlogMerged is backlogSingle for the merged stream, whose ids are the
-// hub's commit order (G). A window is read from each source's past in
-// turn. hub.mu held.
-func (h *Hub) backlogMerged(req *Request, srcs []*Source) ([]gap, []*Event, []pastRead) {
+// hub's commit order (G) and the sources' keys (see mergedID). A window is
+// read from each source's past in turn. hub.mu held.
+func (h *Hub) backlogMerged(req *Request, srcs []*Source, c *client) ([]gap, []*Event, []pastRead) {
 	rings := make([]*ring, len(srcs))
 	for i, s := range srcs {
 		rings[i] = s.ring
@@ -302,26 +309,70 @@ func (h *Hub) backlogMerged(req *Request, srcs []*Source) ([]gap, []*Event, []pa
 		}
 		return nil, lastMatching(req, rings, req.Tail), nil
 	}
-	g, err := strconv.ParseUint(strings.TrimPrefix(req.LastID, mergedPrefix), 10, 64)
-	known := err == nil && strings.HasPrefix(req.LastID, mergedPrefix) && g > h.gBase && g <= h.g
+	g, keys, ok := parseMergedID(req.LastID, srcs)
+	known := ok && g > h.gBase && g <= h.g
+	if known {
+		c.lastG = g
+	}
 	var gaps []gap
 	var out []*Event
+	var past []pastRead
 	for i, r := range rings {
+		s := srcs[i]
+		if keys != nil && keys[i] != nil {
+			// The id says where this source stood: resume right after
+			// that line, from the ring or from the source's past.
+			c.keys[i] = keys[i]
+			if j := r.findKey(string(keys[i])); j >= 0 {
+				out = append(out, matchingFrom(req, r, j)...)
+				continue
+			}
+			if kc, isKC := s.past.(KeyChecker); s.past != nil && (!isKC || kc.KnowsKey(keys[i])) {
+				past = append(past, pastOf(req, s, keys[i])...)
+				continue
+			}
+			gaps = append(gaps, gap{missed: -1, source: s.name})
+			out = append(out, matchingFrom(req, r, 0)...)
+			continue
+		}
 		from := 0
 		switch {
 		case !known:
-			gaps = append(gaps, gap{missed: -1, source: srcs[i].name})
+			gaps = append(gaps, gap{missed: -1, source: s.name})
 		case r.evictedG > g:
 			// Some of this source's events after g are gone; how many is
 			// not known, since G counts every source.
-			gaps = append(gaps, gap{missed: -1, source: srcs[i].name})
+			gaps = append(gaps, gap{missed: -1, source: s.name})
 		default:
 			from = r.indexAfterG(g)
 		}
 		out = append(out, matchingFrom(req, r, from)...)
 	}
 	sortByG(out)
-	return gaps, out, nil
+	return gaps, out, past
+}
+
+// settleKeys makes a merged client's starting keys safe to resume from
+// before it has been sent everything owed: a source with backlog starts
+// just before its first backlog event, and a source whose past is to be
+// read starts at the read's resume point (nil: unknown). hub.mu held.
+func settleKeys(c *client, sub *subscription) {
+	seen := make([]bool, len(c.sources))
+	for _, e := range sub.backlog {
+		for i, s := range c.sources {
+			if s.name == e.Source && !seen[i] {
+				seen[i] = true
+				c.keys[i] = bytes.Clone(s.ring.keyBefore(e))
+			}
+		}
+	}
+	for _, pr := range sub.past {
+		for i, s := range c.sources {
+			if s == pr.src {
+				c.keys[i] = bytes.Clone(pr.q.After)
+			}
+		}
+	}
 }
 
 // matchingFrom returns the matching events from index i on.

@@ -463,37 +463,6 @@
     e.textContent = "The agent refused this view: " + (reason || "bad request");
     e.hidden = false;
   };
-  // After an unknown gap (a restarted agent), the agent carries on from the
-  // oldest line it holds, which repeats lines already shown: the run of
-  // incoming lines that matches recent ones is skipped, as `edgetail follow`
-  // does. recent is a ring of the last RECENT lines shown (source + line).
-  const RECENT = 4096;
-  let recent = [], recentNext = 0, overlap = null;
-  function remember(key) {
-    if (recent.length < RECENT) recent.push(key);
-    else { recent[recentNext] = key; recentNext = (recentNext + 1) % RECENT; }
-  }
-  function startOverlap() {
-    const snap = recent.length < RECENT ? recent.slice() : recent.slice(recentNext).concat(recent.slice(0, recentNext));
-    if (!snap.length) { overlap = null; return; }
-    const index = new Map();
-    snap.forEach((k, i) => { if (!index.has(k)) index.set(k, i); });
-    overlap = { index, snap, pos: -1, budget: 4 * RECENT };
-  }
-  function seen(key) {
-    const o = overlap;
-    if (!o) return false;
-    if (o.pos < 0) {
-      if (--o.budget <= 0) { overlap = null; return false; }
-      if (!o.index.has(key)) return false;
-      o.pos = o.index.get(key) + 1;
-      return true;
-    }
-    if (o.pos < o.snap.length && o.snap[o.pos] === key) { o.pos++; return true; }
-    overlap = null;
-    return false;
-  }
-
   logSpec.onEvent = (type, data) => {
     let ev;
     try { ev = JSON.parse(data); } catch (_) { ev = null; }
@@ -501,14 +470,13 @@
       const n = ev && typeof ev.missed === "number" ? ev.missed : -1;
       const src = ev && ev.source ? " from " + ev.source : "";
       pushItem({ kind: "gap", text: (n >= 0 ? n.toLocaleString() + " lines missed" : "An unknown number of lines missed") + src, missed: n });
-      if (n < 0) startOverlap();
       return;
     }
     if (type !== "") return; // metric samples belong to the metrics view
     if (!ev || typeof ev !== "object") ev = { line: data };
-    const key = (ev.source || "") + "\u0000" + (ev.line || "");
-    if (seen(key)) return;
-    remember(key);
+    // The agent resumes exactly (file ids are durable, and a merged id
+    // says where each source stood): nothing is sent twice, and nothing
+    // needs hiding here.
     received++;
     pushItem({ kind: "line", ev });
   };
@@ -653,7 +621,6 @@
   function clearView() {
     logEl.textContent = "";
     queue = [];
-    recent = []; recentNext = 0; overlap = null;
     waiting = 0;
     received = 0;
     selRow = null;
