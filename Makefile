@@ -44,7 +44,8 @@ bench: build
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
 FUZZ_TARGETS := stream:FuzzAppendSafe stream:FuzzDetectLevel stream:FuzzParseRequest agent:FuzzParseConfig \
-	follow:FuzzReader hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo
+	follow:FuzzReader hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
+	history:FuzzParseTime history:FuzzFinder
 fuzz:
 	for t in $(FUZZ_TARGETS); do \
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ || exit 1; done

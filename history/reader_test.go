@@ -290,3 +290,29 @@ func TestReadStopsWithContext(t *testing.T) {
 		t.Fatalf("err %v after %d items", err, items)
 	}
 }
+
+// A file that shrinks under the read (copytruncate) is a gap, and the read
+// goes on; an unreadable sibling is a gap too.
+func TestReadShrunkAndUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	path, all := rotated(t, dir, 100)
+	got, gaps := readAll(t, Query{Files: []string{path}, Range: func(f *File) Range {
+		if f.Path == path+".1" {
+			os.Truncate(f.Path, 10) // between the plan and the read
+		}
+		return Range{From: 0, To: -1}
+	}})
+	if len(gaps) != 1 || gaps[0].Missed != -1 {
+		t.Fatalf("shrunk: gaps %+v", gaps)
+	}
+	same(t, got[len(got)-100:], all[300:])
+	if os.Geteuid() == 0 {
+		t.Skip("root reads a file of mode 000")
+	}
+	os.Chmod(path+".2.gz", 0)
+	got, gaps = readAll(t, Query{Files: []string{path}})
+	if len(gaps) != 2 {
+		t.Fatalf("unreadable: gaps %+v", gaps)
+	}
+	same(t, got[len(got)-100:], all[300:])
+}

@@ -20,6 +20,10 @@ func (c Clock) loc() *time.Location {
 	return c.Loc
 }
 
+// minYear is the earliest year a log timestamp is taken to have: a date
+// before it is some other number (and the zero time means "none" here).
+const minYear = 1970
+
 // scanLimit bounds how far into a line a timestamp is looked for, so that a
 // long line without one costs little.
 const scanLimit = 128
@@ -94,7 +98,7 @@ func isoTime(b []byte, loc *time.Location) (time.Time, int, bool) {
 	h, ok4 := digits(b[11:], 2)
 	mi, ok5 := digits(b[14:], 2)
 	s, ok6 := digits(b[17:], 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y < minYear || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
 		return time.Time{}, 0, false
 	}
 	i := 19
@@ -215,7 +219,7 @@ func commonLogTime(b []byte) (time.Time, bool) {
 	h, ok4 := digits(b[12:], 2)
 	mi, ok5 := digits(b[15:], 2)
 	s, ok6 := digits(b[18:], 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y < minYear || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
 		return time.Time{}, false
 	}
 	if b[21] != '+' && b[21] != '-' {
