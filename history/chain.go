@@ -114,6 +114,11 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 			t = pt
 			return
 		}
+		if c.find != nil && fr.inWindow {
+			if pt, ok := fr.sc.lookBack(c.clock); ok && pt.After(c.last) {
+				c.last = pt
+			}
+		}
 		if c.last.IsZero() {
 			t = fr.f.ModTime
 		} else {

@@ -316,3 +316,26 @@ func TestReadShrunkAndUnreadable(t *testing.T) {
 	}
 	same(t, got[len(got)-100:], all[300:])
 }
+
+// A matching line without a time of its own takes the time of the line
+// before it, even when the lines around it were skipped by the needle.
+func TestReadUntimedLineTakesPreviousTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, content(logLines(0, 5000)), Plain)
+	n := 0
+	err := Read(context.Background(), Query{Files: []string{path}, Since: t0.Add(100 * time.Second), Needle: []byte("continuation"),
+		Match: func(b []byte) bool { return bytes.Contains(b, []byte("continuation")) }, Loc: time.UTC}, func(it Item) error {
+		for _, l := range it.Lines {
+			var prev int
+			fmt.Sscanf(strings.TrimSpace(string(l.Text)), "continuation of %d", &prev)
+			if want := t0.Add(time.Duration(prev) * time.Second); !l.Time.Equal(want) {
+				t.Fatalf("%q: time %v, want %v", l.Text, l.Time, want)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("%d lines, %v", n, err)
+	}
+}

@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"io"
+	"time"
 )
 
 // chunkSize is the read size of a history scan: large enough that a read
@@ -21,6 +22,7 @@ type scanner struct {
 	max        int
 	eof        bool
 	err        error // a read error other than EOF
+	lineStart  int   // where the line last returned starts in buf (-1: not in buf)
 }
 
 func newScanner(r io.Reader, off int64, max int, buf []byte) *scanner {
@@ -33,6 +35,7 @@ func newScanner(r io.Reader, off int64, max int, buf []byte) *scanner {
 func (s *scanner) next() (line []byte, end int64, cut int, ok bool) {
 	for {
 		if i := bytes.IndexByte(s.buf[s.start:s.end], '\n'); i >= 0 {
+			s.lineStart = s.start
 			line = s.buf[s.start : s.start+i]
 			s.start += i + 1
 			s.off += int64(i + 1)
@@ -42,6 +45,7 @@ func (s *scanner) next() (line []byte, end int64, cut int, ok bool) {
 			if s.start == s.end {
 				return nil, s.off, 0, false
 			}
+			s.lineStart = s.start
 			line = s.buf[s.start:s.end]
 			s.off += int64(s.end - s.start)
 			s.start = s.end
@@ -78,6 +82,7 @@ func (s *scanner) fill() {
 // longLine handles a line longer than the buffer: its first max bytes are
 // returned, the rest is read and counted up to its newline.
 func (s *scanner) longLine() ([]byte, int64, int, bool) {
+	s.lineStart = -1
 	full := s.end
 	keep := min(s.max, s.end)
 	// Keep the head at the front; read the tail through the rest.
@@ -169,4 +174,26 @@ func (s *scanner) skip(f *finder, limit int64) {
 		}
 		s.fill()
 	}
+}
+
+// lookBack is the time of the nearest line before the last one returned
+// that carries one, among the few still in the buffer: a line without a
+// time of its own takes its predecessor's, and the lines a q= skip passed
+// over were never parsed.
+func (s *scanner) lookBack(c Clock) (t time.Time, ok bool) {
+	if s.lineStart <= 0 {
+		return time.Time{}, false
+	}
+	b := s.buf[:s.lineStart-1] // without the newline that ends the line before
+	for n := 0; n < 64 && len(b) > 0; n++ {
+		i := bytes.LastIndexByte(b, '\n')
+		if t, ok := ParseTime(b[i+1:], c); ok {
+			return t, true
+		}
+		if i < 0 {
+			break
+		}
+		b = b[:i]
+	}
+	return time.Time{}, false
 }
