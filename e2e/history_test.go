@@ -497,3 +497,31 @@ func TestHistoryMergedResumeAfterRestart(t *testing.T) {
 		t.Fatalf("then live: %s %q", ev.Type, ev.Data)
 	}
 }
+
+// since= on the merged stream: the sources' pasts merged by time, oldest
+// first, then live.
+func TestHistoryMergedWindowByTime(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var a, b, want []string
+	for i := range 200 {
+		l := fmt.Sprintf("%s INFO n=%d", base.Add(time.Duration(i)*time.Second).UTC().Format(time.RFC3339), i)
+		if i%3 == 0 {
+			a = append(a, l)
+			want = append(want, "[a] "+l)
+		} else {
+			b = append(b, l)
+			want = append(want, "[b] "+l)
+		}
+	}
+	pa, pb := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	appendLines(t, pa, a...)
+	appendLines(t, pb, b...)
+	ag := start(t, fmt.Sprintf("sources:\n  - name: a\n    files: [%s]\n  - name: b\n    files: [%s]\n", pa, pb))
+	w := url.Values{"sources": {"a,b"}, "format": {"text"}, "since": {"2h"}, "until": {base.Add(150 * time.Second).Format(time.RFC3339)}}
+	got, gaps := readToEnd(t, ag.open("/stream?"+w.Encode()))
+	if len(gaps) > 0 {
+		t.Fatalf("gaps %v", gaps)
+	}
+	sameLines(t, "merged window", got, want[:151])
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -41,6 +42,9 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 	}()
 	c := sub.c
 	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
+	if len(sub.past) > 1 {
+		return h.sendPastMerged(ctx, sw, c, sub.past)
+	}
 	for _, pr := range sub.past {
 		src := pr.src
 		name := ""
@@ -74,6 +78,128 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 			// The read failed, not the stream: say so, and go live.
 			h.log.Warn("reading the past failed", zap.String("source", src.name), zap.Error(err))
 			sw.write(appendGap(nil, -1, name), 0)
+		}
+	}
+	if err := sw.flush(); err != nil {
+		return "write: " + err.Error()
+	}
+	return ""
+}
+
+// feed is one source's read of the past running beside others, for a
+// merged stream: its reader hands an item over and waits until the merge
+// has used it (the lines alias the reader's buffers).
+type feed struct {
+	pr    pastRead
+	items chan PastItem
+	ack   chan struct{}
+	err   error
+	cur   PastItem
+	i     int
+	open  bool
+}
+
+// sendPastMerged sends the pasts of a merged stream's sources merged by
+// time, oldest first, each source's read in a goroutine of its own that
+// this function starts and joins.
+func (h *Hub) sendPastMerged(ctx context.Context, sw *streamWriter, c *client, reads []pastRead) string {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	feeds := make([]*feed, len(reads))
+	for i, pr := range reads {
+		f := &feed{pr: pr, items: make(chan PastItem), ack: make(chan struct{}), open: true}
+		feeds[i] = f
+		wg.Go(func() {
+			defer close(f.items)
+			f.err = pr.past.ReadPast(ctx, pr.q, func(it PastItem) error {
+				select {
+				case f.items <- it:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
+				case <-f.ack:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		})
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	// next makes f.cur hold a line, writing the gaps it meets; false once
+	// the source's read is over.
+	next := func(f *feed) bool {
+		for f.open && f.i >= len(f.cur.Lines) {
+			if f.cur.Lines != nil || f.cur.Missed != 0 {
+				f.cur = PastItem{}
+				select {
+				case f.ack <- struct{}{}:
+				case <-ctx.Done():
+					return false
+				}
+			}
+			it, ok := <-f.items
+			if !ok {
+				f.open = false
+				return false
+			}
+			f.cur, f.i = it, 0
+			if it.Missed != 0 {
+				sw.write(appendGap(nil, it.Missed, f.pr.src.name), 0)
+				if it.Lines == nil {
+					f.cur.Lines = []Line{} // an item to acknowledge
+				}
+			}
+		}
+		return f.open
+	}
+	live := make([]*feed, 0, len(feeds))
+	for _, f := range feeds {
+		if next(f) {
+			live = append(live, f)
+		}
+	}
+	n := 0
+	for len(live) > 0 && ctx.Err() == nil {
+		best := 0
+		for j := 1; j < len(live); j++ {
+			if live[j].cur.Lines[live[j].i].Time.Before(live[best].cur.Lines[live[best].i].Time) {
+				best = j
+			}
+		}
+		f := live[best]
+		ev := f.pr.src.encode(f.cur.Lines[f.i:f.i+1], false)
+		f.i++
+		if e := &ev[0]; c.req.Filter.Match(e) {
+			c.writeEvent(sw, e)
+		}
+		if n++; n%512 == 0 {
+			if err := sw.flush(); err != nil {
+				return "write: " + err.Error()
+			}
+		}
+		if !next(f) {
+			live = append(live[:best], live[best+1:]...)
+		}
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		cancel()
+		wg.Wait()
+		if errors.Is(context.Cause(ctx), errHubClosed) {
+			return "agent stopping"
+		}
+		return "client went away"
+	}
+	cancel()
+	wg.Wait()
+	for _, f := range feeds {
+		if f.err != nil && !errors.Is(f.err, context.Canceled) {
+			h.log.Warn("reading the past failed", zap.String("source", f.pr.src.name), zap.Error(f.err))
+			sw.write(appendGap(nil, -1, f.pr.src.name), 0)
 		}
 	}
 	if err := sw.flush(); err != nil {
