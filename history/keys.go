@@ -37,6 +37,7 @@ type KnownFile struct {
 	FpLen int    `json:"fp_len,omitempty"` // bytes the fingerprint covers; 0: none yet
 	Used  uint64 `json:"used"`             // when last read, in Key calls: the least recent is forgotten first
 	seen  bool   // read in this run: its offset in a key of this run is where it stood
+	fpAt  int64  // the offset at the last fingerprint attempt (at most two are made)
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -79,12 +80,13 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 	f := &p.files[i]
 	truncated := end < f.Off
 	f.Off, f.Used, f.Path, f.seen = end, p.clock, path, true
-	if !ok || truncated || f.FpLen < fingerprintLen && end >= fingerprintLen {
+	if !ok || truncated || f.FpLen < fingerprintLen && end >= fingerprintLen && f.fpAt < fingerprintLen {
 		// A new file, a truncated one (new first bytes), or one that has
 		// grown past a short fingerprint:
 		// keep the table on disk now, so that a key handed out from here
 		// on still means the same after a kill -9.
-		f.Fp, f.FpLen = fingerprintPath(path)
+		f.Fp, f.FpLen = fingerprintPath(path, dev, ino)
+		f.fpAt = end
 		p.saveLocked()
 	}
 	return p.appendKey(dst)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // fingerprintLen is how many first bytes of a file its fingerprint covers;
@@ -23,13 +24,19 @@ func fingerprint(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// fingerprintPath fingerprints the first bytes of a plain file.
-func fingerprintPath(path string) (uint64, int) {
+// fingerprintPath fingerprints the first bytes of a plain file, if path
+// still names the file (dev, ino): after a rotation it names another.
+func fingerprintPath(path string, dev, ino uint64) (uint64, int) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return 0, 0
 	}
 	defer fd.Close()
+	if fi, err := fd.Stat(); err != nil {
+		return 0, 0
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && (uint64(st.Dev) != dev || uint64(st.Ino) != ino) { //nolint:unconvert
+		return 0, 0
+	}
 	var buf [fingerprintLen]byte
 	n, _ := io.ReadFull(fd, buf[:])
 	if n == 0 {
