@@ -81,6 +81,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		ConnectRatePerIP:    st.ConnectRatePerIP,
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
+		BatchMaxWait:        cfg.Pipeline.BatchMaxWait,
 		Logger:              log.Named("stream"),
 		Observer:            a.tel,
 	})
@@ -351,15 +352,11 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	}
 	p.tailer = t
 	src := a.hub.Source(s.Name, stream.KindFile)
-	out := make(chan tailer.Batch, 16)
-	in := make(chan []stream.Line, 16)
 	p.wg.Go(func() {
-		if err := t.Run(ctx, out); err != nil {
+		if err := t.Run(ctx, sourceSink{src}); err != nil {
 			log.Error("tailer stopped", zap.Error(err))
 		}
 	})
-	p.wg.Go(func() { convert(ctx, out, in) })
-	p.wg.Go(func() { _ = src.Ingest(ctx, in) })
 	p.wg.Go(func() {
 		select {
 		case <-t.Started():
@@ -370,26 +367,18 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	return p, nil
 }
 
-// convert hands the tailer's batches to the stream source. The two packages
-// do not import each other; this is where they meet.
-func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case b := <-out:
-			lines := make([]stream.Line, len(b.Lines))
-			for i, l := range b.Lines {
-				lines[i] = stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut}
-			}
-			select {
-			case in <- lines:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
+// sourceSink is where a tailer meets its stream source: the tailer's
+// goroutine publishes its batches itself, with no channel and no copy
+// between them (tailer.Line is stream.Line).
+type sourceSink struct{ src *stream.Source }
+
+var _ tailer.Sink = sourceSink{}
+
+func (s sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
+	return s.src.Publish(ctx, b.Lines)
 }
+
+func (s sourceSink) Patience() time.Duration { return s.src.Patience() }
 
 func (p *producer) stop() {
 	p.cancel()

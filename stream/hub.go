@@ -30,6 +30,10 @@ type Options struct {
 	MaxClientsPerIP     int           // streams per client address [32]
 	Workers             int           // batches encoded and filtered at once [GOMAXPROCS]
 	BatchMaxLines       int           // lines per batch [512]
+	// BatchMaxWait bounds how long a busy source's producer holds back a
+	// read to gather a larger batch (see Source.Patience) [20ms]; a
+	// negative value never holds one back.
+	BatchMaxWait time.Duration
 	WriteTimeout        time.Duration // deadline of each write to a client [10s]
 	// ConnectRatePerIP bounds new streams per second from one address
 	// (bursts of twice that) [20]; a negative value turns the limit off.
@@ -81,6 +85,12 @@ func (o *Options) setDefaults() {
 	def(&o.BatchMaxLines, 512)
 	if o.ConnectRatePerIP == 0 {
 		o.ConnectRatePerIP = 20
+	}
+	switch {
+	case o.BatchMaxWait == 0:
+		o.BatchMaxWait = 20 * time.Millisecond
+	case o.BatchMaxWait < 0:
+		o.BatchMaxWait = 0
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second

@@ -32,8 +32,9 @@ type Source struct {
 	nclients int
 	removed  bool
 
-	snap   atomic.Pointer[[]*group] // groups as of the last change, read by workers
-	lines  atomic.Uint64
+	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
+	watchers atomic.Int64             // nclients, read by the producer without the lock
+	lines    atomic.Uint64
 	lastID atomic.Uint64
 }
 
@@ -107,11 +108,41 @@ func (s *Source) Ingest(ctx context.Context, in <-chan []Line) error {
 	}
 }
 
-// Publish encodes, filters and sends one batch of lines. The per-line work
-// runs in one of the hub's worker slots; the commit (ring and fan-out) runs
-// under the hub lock. Callers must not call Publish concurrently for one
-// source.
+// Publish encodes, filters and sends lines, in batches of at most
+// BatchMaxLines. The per-line work runs in one of the hub's worker slots; the
+// commit (ring and fan-out) runs under the hub lock. Callers must not call
+// Publish concurrently for one source. It returns an error only when ctx is
+// done.
 func (s *Source) Publish(ctx context.Context, lines []Line) error {
+	max := s.hub.opts.BatchMaxLines
+	for len(lines) > max {
+		if err := s.publish(ctx, lines[:max]); err != nil {
+			return err
+		}
+		lines = lines[max:]
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return s.publish(ctx, lines)
+}
+
+// Patience is how long the producer of a busy source may hold back a read to
+// gather more lines into one batch. With no client, nobody waits for the
+// lines: batches are as large as BatchMaxWait allows, which is what makes a
+// source at rest cheap. With clients it follows the flush window (25 µs per
+// client, at least 1 ms, at most 2.5 ms), so a lone viewer's latency stays
+// around a millisecond while a hundred viewers get fewer, larger writes.
+func (s *Source) Patience() time.Duration {
+	bound := s.hub.opts.BatchMaxWait
+	if s.watchers.Load() == 0 {
+		return bound
+	}
+	w := time.Duration(s.hub.nclients.Load()) * coalescePerClient
+	return min(max(w, time.Millisecond), coalesceMax, bound)
+}
+
+func (s *Source) publish(ctx context.Context, lines []Line) error {
 	select {
 	case s.hub.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -116,6 +116,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 		g.clients = append(g.clients, c)
 		c.groups = append(c.groups, g)
 		s.nclients++
+		s.watchers.Store(int64(s.nclients))
 	}
 	h.clients[c] = struct{}{}
 	h.nclients.Store(int64(len(h.clients)))
@@ -143,6 +144,7 @@ func (h *Hub) unsubscribe(c *client) {
 			s.refreshSnap()
 		}
 		s.nclients--
+		s.watchers.Store(int64(s.nclients))
 	}
 	delete(h.clients, c)
 	h.nclients.Store(int64(len(h.clients)))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -95,7 +96,23 @@ func (n *native) read(f *nfile) bool {
 	if !f.retired {
 		t.setProgress(f.path, f.off, f.size)
 	}
+	if grew {
+		n.noteData(f)
+	}
 	return grew
+}
+
+// noteData records that f had new lines, for coalesce: a read that finds
+// lines within a patience of the previous one marks the source busy.
+func (n *native) noteData(f *nfile) {
+	now := time.Now()
+	if now.Sub(n.lastData) < n.out.Patience() {
+		n.busy = true
+	}
+	n.lastData = now
+	if !slices.Contains(n.hot, f) {
+		n.hot = append(n.hot, f)
+	}
 }
 
 // deliver counts and sends the lines of one read as one batch.

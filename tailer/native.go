@@ -56,7 +56,14 @@ type native struct {
 	buf    []byte
 	rescan time.Duration
 	ctx    context.Context
-	out    chan<- Batch
+	out    Sink
+
+	// hot are the files that had new lines since the loop last paused:
+	// after a pause they are read again before events are taken.
+	hot      []*nfile
+	lastData time.Time // when a read last found lines
+	busy     bool      // reads keep finding lines: coalesce
+	pause    *time.Timer
 }
 
 // newNative creates the watcher and watches the globs' directories. With
@@ -116,7 +123,7 @@ func (n *native) addWatch(dir string) error {
 }
 
 // run is the engine's loop: initial scan and prefill, then events and ticks.
-func (n *native) run(ctx context.Context, out chan<- Batch) error {
+func (n *native) run(ctx context.Context, out Sink) error {
 	n.ctx, n.out = ctx, out
 	defer n.closeAll()
 	var events <-chan fsnotify.Event
@@ -154,8 +161,12 @@ func (n *native) run(ctx context.Context, out chan<- Batch) error {
 
 	tick := time.NewTicker(retiredTick)
 	defer tick.Stop()
+	n.pause = time.NewTimer(time.Hour)
+	n.pause.Stop()
+	defer n.pause.Stop()
 	lastRescan := time.Now()
 	for {
+		n.coalesce()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -188,6 +199,41 @@ func (n *native) run(ctx context.Context, out chan<- Batch) error {
 			return nil
 		}
 	}
+}
+
+// coalesce holds back a busy source: one whose reads keep finding lines
+// less than the sink's patience apart. The loop then stops taking events for
+// one patience and reads the files that had lines. While it waits, fsnotify's
+// goroutine blocks on its channel and the kernel merges the writes' events,
+// so a steady stream of writes costs a few wake-ups per patience rather than
+// one wake-up (and one batch) per write. A quiet source reads at once.
+func (n *native) coalesce() {
+	for n.busy && n.ctx.Err() == nil {
+		n.busy = false
+		wait := n.out.Patience()
+		if wait <= 0 {
+			break
+		}
+		n.pause.Reset(wait)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.pause.C:
+		}
+		hot := n.hot
+		n.hot = nil
+		for _, f := range hot {
+			if n.byID[f.id] == f {
+				n.read(f) // sets busy again when it finds lines
+			}
+		}
+		clear(hot)
+		if n.hot == nil {
+			n.hot = hot[:0]
+		}
+	}
+	clear(n.hot)
+	n.hot = n.hot[:0]
 }
 
 // onEvent treats an event as "look again" at its name, never as a count.
