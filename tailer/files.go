@@ -73,6 +73,7 @@ func (n *native) read(f *nfile) bool {
 		f.sp.reset()
 	}
 	grew := false
+	f.readIn = n.cycle
 	for n.ctx.Err() == nil {
 		m, err := f.f.ReadAt(n.buf, f.off)
 		if m > 0 {
@@ -106,7 +107,7 @@ func (n *native) read(f *nfile) bool {
 // lines within a patience of the previous one marks the source busy.
 func (n *native) noteData(f *nfile) {
 	now := time.Now()
-	if now.Sub(n.lastData) < n.out.Patience() {
+	if n.holding || now.Sub(n.lastData) < n.out.Patience() {
 		n.busy = true
 	}
 	n.lastData = now
