@@ -11,12 +11,12 @@
 package main
 
 import (
-	"slices"
-	"strconv"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"

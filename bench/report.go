@@ -325,10 +325,10 @@ func (r *report) costTable() string {
 	get := func(key, kind string) (result, bool) { return r.get(key, kind) }
 	type line struct {
 		scenario, measure, base string
-		key, kind              string
-		val                    func(result) float64
-		unit                   string
-		target                 float64
+		key, kind               string
+		val                     func(result) float64
+		unit                    string
+		target                  float64
 	}
 	cpu := func(x result) float64 { return x.cpu }
 	p99 := func(x result) float64 { return x.sum.p99 }

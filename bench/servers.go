@@ -34,8 +34,8 @@ func (s *server) pid() int { return s.cmd.Process.Pid }
 const (
 	kindEdgetail   = "edgetail"
 	kindWebsocketd = "websocketd"
-	kindNaive      = "naive"    // bench/naive.go, run as a child of the bench
-	kindTail       = "tail -F"  // the at-rest baseline
+	kindNaive      = "naive"   // bench/naive.go, run as a child of the bench
+	kindTail       = "tail -F" // the at-rest baseline
 )
 
 // edgetailConfig is the agent's YAML for one scenario: one file source,

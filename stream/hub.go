@@ -34,7 +34,7 @@ type Options struct {
 	// read to gather a larger batch (see Source.Patience) [20ms]; a
 	// negative value never holds one back.
 	BatchMaxWait time.Duration
-	WriteTimeout        time.Duration // deadline of each write to a client [10s]
+	WriteTimeout time.Duration // deadline of each write to a client [10s]
 	// ConnectRatePerIP bounds new streams per second from one address
 	// (bursts of twice that) [20]; a negative value turns the limit off.
 	ConnectRatePerIP float64

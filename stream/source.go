@@ -35,7 +35,7 @@ type Source struct {
 	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	watchers atomic.Int64             // nclients, read by the producer without the lock
 	lines    atomic.Uint64
-	lastID atomic.Uint64
+	lastID   atomic.Uint64
 }
 
 // Name returns the source's name.
