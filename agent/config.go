@@ -31,6 +31,10 @@ type Config struct {
 	TLS      TLSConfig      `yaml:"tls"`
 	CORS     CORSConfig     `yaml:"cors"`
 	Pprof    string         `yaml:"pprof"` // loopback address for net/http/pprof; "" is off
+	// TrustedProxies lists the reverse proxies (CIDRs) whose
+	// X-Forwarded-For names the client for the per-IP cap and rate; none
+	// by default, and then the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	root *yaml.Node // for the line numbers of validation errors
 }
@@ -369,6 +373,11 @@ func (c *Config) validate(name string) []Problem {
 	}
 	if c.Pprof != "" && !isLoopback(c.Pprof) {
 		add("pprof", "%q must be a loopback host:port (127.0.0.1:6060): profiles reveal memory contents", c.Pprof)
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
+		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		add("tls", "cert and key go together")

@@ -17,7 +17,10 @@ import (
 func (a *Agent) routes() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	_ = r.SetTrustedProxies(nil) // ClientIP is the peer: the per-IP cap counts real peers
+	// gin's ClientIP is not used: the stream hub names clients itself, from
+	// trusted_proxies (proxy.go), and trusting no proxy here keeps any
+	// future use of c.ClientIP from believing a forged X-Forwarded-For.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.Recovery(), a.headers, a.cors)
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
