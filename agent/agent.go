@@ -33,7 +33,7 @@ type Agent struct {
 	auth atomic.Pointer[authenticator]
 	// proxies is trusted_proxies, swapped whole on reload.
 	proxies atomic.Pointer[trustedProxies]
-	cert atomic.Pointer[tls.Certificate]
+	cert    atomic.Pointer[tls.Certificate]
 
 	mu      sync.Mutex
 	cfg     *Config
