@@ -42,6 +42,8 @@ func (a *Agent) routes() http.Handler {
 	r.DELETE("/api/session", logout)
 	r.GET("/", a.page)
 	r.GET("/ui/*file", gin.WrapH(ui.Handler()))
+	r.GET("/favicon.ico", gin.WrapF(ui.Favicon))
+	r.HEAD("/favicon.ico", gin.WrapF(ui.Favicon))
 	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "not found\n") })
 	return r
 }

@@ -33,6 +33,11 @@ func TestUILogView(t *testing.T) {
 	if js[bool](t, ctx, `document.querySelector("#log b") !== null`) {
 		t.Error("a line's HTML was rendered as HTML")
 	}
+	// The icon the browser asked for by itself (a 404 there fails the
+	// test through the browser's error log) is a real one.
+	if got := js[string](t, ctx, `fetch("/favicon.ico").then(r => r.status + " " + r.headers.get("content-type"))`); got != "200 image/x-icon" {
+		t.Errorf("GET /favicon.ico: %s", got)
+	}
 
 	// Latency: from the write to the text in the page.
 	var worst time.Duration
@@ -312,6 +317,9 @@ loop:
 func TestUITokenPrompt(t *testing.T) {
 	a, pa := authAgent(t)
 	b := newBrowser(t)
+	// The page, /api/sources and the wrong token answer 401 on purpose:
+	// that is how the page knows to ask. Any other error still fails.
+	b.allow("HTTP 401 for ", "status of 401 (Unauthorized)")
 	ctx := b.ctx
 	do(t, ctx, chromedp.Navigate(a.url+"/"))
 	waitJS(t, ctx, "token prompt", `document.getElementById("token-dialog").open`, 30*time.Second)
