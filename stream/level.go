@@ -235,8 +235,13 @@ func wordLevel(line []byte) Level {
 			j++
 		}
 		if j-i >= 3 && (j == len(line) || !isWordByte(line[j])) {
-			if lv := levelAt(line, i, j, upper, field < nearFields && startsField(line, i, fieldStart)); lv != LevelUnknown {
-				return lv
+			// Most words are lower-case prose past the start: skip them
+			// before judging.
+			near := field < nearFields && startsField(line, i, fieldStart)
+			if upper || near || (i > 0 && isOpen(line[i-1])) {
+				if lv := levelAt(line, i, j, upper, near); lv != LevelUnknown {
+					return lv
+				}
 			}
 		}
 		i = j
