@@ -31,7 +31,9 @@ type Agent struct {
 	hub  *stream.Hub
 	tel  *telemetry
 	auth atomic.Pointer[authenticator]
-	cert atomic.Pointer[tls.Certificate]
+	// proxies is trusted_proxies, swapped whole on reload.
+	proxies atomic.Pointer[trustedProxies]
+	cert    atomic.Pointer[tls.Certificate]
 
 	mu      sync.Mutex
 	cfg     *Config
@@ -68,6 +70,9 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if err := a.loadCert(cfg.TLS); err != nil {
 		return nil, err
 	}
+	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	st := cfg.Stream
 	a.hub = stream.New(stream.Options{
 		ReplayLines:         replayLines(st.ReplayLines),
@@ -82,6 +87,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
 		BatchMaxWait:        cfg.Pipeline.BatchMaxWait,
+		ClientIP:            func(r *http.Request) string { return a.proxies.Load().clientIP(r) },
 		Logger:              log.Named("stream"),
 		Observer:            a.tel,
 	})
@@ -95,6 +101,15 @@ func replayLines(n int) int {
 		return -1
 	}
 	return n
+}
+
+func (a *Agent) loadProxies(list []string) error {
+	tp, err := parseTrustedProxies(list)
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	a.proxies.Store(&tp)
+	return nil
 }
 
 func (a *Agent) loadCert(c TLSConfig) error {
@@ -263,6 +278,9 @@ func (a *Agent) Reload(cfg *Config) error {
 		return err
 	}
 	if err := a.loadCert(cfg.TLS); err != nil {
+		return err
+	}
+	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
 		return err
 	}
 	a.auth.Store(au)

@@ -79,7 +79,13 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 
 	// No h.log.With here: a derived logger lives as long as the stream,
 	// and an idle stream should hold as little as it can.
-	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip),
+	// Behind a trusted proxy, client is the address it forwarded for and
+	// proxy the peer that connected.
+	proxy := zap.Skip()
+	if peer := remoteIP(r); peer != ip {
+		proxy = zap.String("proxy", peer)
+	}
+	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip), proxy,
 		zap.Stringer("filter", &req.Filter), zap.Int("backlog", len(sub.backlog)))
 	start := time.Now()
 	closed := func(why string) {
