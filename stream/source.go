@@ -32,6 +32,8 @@ type Source struct {
 	nclients int
 	removed  bool
 
+	direct   directWriter             // owned by the producer goroutine
+	sel      []*Event                 // commit's scratch, hub.mu held
 	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	watchers atomic.Int64             // nclients, read by the producer without the lock
 	lines    atomic.Uint64
@@ -53,8 +55,7 @@ type group struct {
 // selectEvents lists the events of a batch the group's clients get: those
 // that match, projected to the group's fields. It runs once per group, not
 // once per client. m == nil means all match.
-func (g *group) selectEvents(events []Event, m []bool) []*Event {
-	out := make([]*Event, 0, len(events))
+func (g *group) selectEvents(out []*Event, events []Event, m []bool) []*Event {
 	for i := range events {
 		if m != nil && !m[i] {
 			continue
@@ -130,17 +131,19 @@ func (s *Source) Publish(ctx context.Context, lines []Line) error {
 // Patience is how long the producer of a busy source may hold back a read to
 // gather more lines into one batch. With no client, nobody waits for the
 // lines: batches are as large as BatchMaxWait allows, which is what makes a
-// source at rest cheap. With clients it follows the flush window (25 µs per
-// client, at least 1 ms, at most 2.5 ms), so a lone viewer's latency stays
-// around a millisecond while a hundred viewers get fewer, larger writes.
+// source at rest cheap. With clients it is viewerPatience, which bounds the
+// latency batching adds to a viewer while it still turns 1,000 lines/s into
+// a few hundred batches (and writes per client) a second.
 func (s *Source) Patience() time.Duration {
 	bound := s.hub.opts.BatchMaxWait
 	if s.watchers.Load() == 0 {
 		return bound
 	}
-	w := time.Duration(s.hub.nclients.Load()) * coalescePerClient
-	return min(max(w, time.Millisecond), coalesceMax, bound)
+	return min(viewerPatience, bound)
 }
+
+// viewerPatience is the batching window of a source with clients.
+const viewerPatience = 2 * time.Millisecond
 
 func (s *Source) publish(ctx context.Context, lines []Line) error {
 	select {
@@ -157,6 +160,7 @@ func (s *Source) publish(ctx context.Context, lines []Line) error {
 	matches := matchGroups(groups, events)
 	<-s.hub.sem
 	s.commit(events, matches)
+	s.direct.flush(s.hub)
 	return nil
 }
 
@@ -217,16 +221,21 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, KindMetric, s.name, t
 	e.Frame, e.Line = metricFrame(e.ID, sample)
 	s.commit(events, nil)
+	s.direct.flush(s.hub)
 }
 
 // matchGroups runs each distinct filter once over the batch. Groups with no
 // filter match everything and get no entry.
 func matchGroups(groups []*group, events []Event) map[*group][]bool {
-	out := make(map[*group][]bool, len(groups))
+	var out map[*group][]bool
 	for _, g := range groups {
-		if g.key != "" {
-			out[g] = matchGroup(g, events)
+		if g.key == "" {
+			continue
 		}
+		if out == nil {
+			out = make(map[*group][]bool, len(groups))
+		}
+		out[g] = matchGroup(g, events)
 	}
 	return out
 }
@@ -262,11 +271,17 @@ func (s *Source) commit(events []Event, matches map[*group][]bool) {
 		if len(g.clients) == 0 {
 			continue
 		}
-		sel := g.selectEvents(events, m)
+		// Clients copy the pointers into their queues: the selection is
+		// scratch, reused by the next group and batch.
+		sel := g.selectEvents(s.sel[:0], events, m)
+		s.sel = sel
 		for _, c := range g.clients {
-			c.push(sel)
+			if c.push(sel) {
+				s.direct.clients = append(s.direct.clients, c)
+			}
 		}
 	}
+	clear(s.sel)
 }
 
 // refreshSnap publishes the current groups to the workers; hub.mu held.

@@ -2,9 +2,9 @@ package tailer
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"slices"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -60,22 +60,10 @@ func (n *native) forgetIfMissing(p string) {
 // (copytruncate): count it and restart at 0.
 func (n *native) read(f *nfile) bool {
 	t := n.t
-	fi, err := f.f.Stat()
-	if err != nil {
-		t.errs.Add(1)
-		return false
-	}
-	f.size = fi.Size()
-	if f.size < f.off {
-		t.truncations.Add(1)
-		t.log.Info("file truncated, reading from the start", zap.String("path", f.path), zap.Int64("was", f.off), zap.Int64("size", f.size))
-		f.off = 0
-		f.sp.reset()
-	}
-	grew := false
+	grew, checked := false, false
 	f.readIn = n.cycle
 	for n.ctx.Err() == nil {
-		m, err := f.f.ReadAt(n.buf, f.off)
+		m, err := f.pread(n.buf)
 		if m > 0 {
 			grew = true
 			f.off += int64(m)
@@ -86,13 +74,33 @@ func (n *native) read(f *nfile) bool {
 			lines, cuts := f.sp.feed(n.buf[:m], f.path, time.Now(), nil)
 			n.deliver(lines, cuts)
 		}
-		if err != nil || m < len(n.buf) {
-			if err != nil && !errors.Is(err, io.EOF) {
-				t.errs.Add(1)
-				t.log.Warn("read failed", zap.String("path", f.path), zap.Error(err))
-			}
+		if err != nil {
+			t.errs.Add(1)
+			t.log.Warn("read failed", zap.String("path", f.path), zap.Error(err))
 			break
 		}
+		if m == len(n.buf) {
+			continue
+		}
+		if m > 0 || checked {
+			break
+		}
+		// Nothing new: only then is it worth a stat, to tell a
+		// truncation (copytruncate) from a file that did not grow.
+		checked = true
+		fi, err := f.f.Stat()
+		if err != nil {
+			t.errs.Add(1)
+			break
+		}
+		f.size = fi.Size()
+		if f.size >= f.off {
+			break
+		}
+		t.truncations.Add(1)
+		t.log.Info("file truncated, reading from the start", zap.String("path", f.path), zap.Int64("was", f.off), zap.Int64("size", f.size))
+		f.off = 0
+		f.sp.reset()
 	}
 	if !f.retired {
 		t.setProgress(f.path, f.off, f.size)
@@ -101,6 +109,21 @@ func (n *native) read(f *nfile) bool {
 		n.noteData(f)
 	}
 	return grew
+}
+
+// pread is one pread(2) at the file's offset: os.File.ReadAt would make a
+// second call to see EOF, on every read of a followed file.
+func (f *nfile) pread(b []byte) (int, error) {
+	for {
+		m, err := syscall.Pread(f.fd, b, f.off)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if m < 0 {
+			m = 0
+		}
+		return m, err
+	}
 }
 
 // noteData records that f had new lines, for coalesce: a read that finds

@@ -31,6 +31,7 @@ type nfile struct {
 	path       string
 	id         fileID
 	f          *os.File
+	fd         int // f's descriptor, for pread
 	off        int64
 	size       int64
 	sp         splitter
@@ -481,7 +482,7 @@ func (n *native) open(p string) []Line {
 		n.adopt(n.byID[id], p)
 		return nil
 	}
-	f := &nfile{path: p, id: id, f: fd, size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
+	f := &nfile{path: p, id: id, f: fd, fd: int(fd.Fd()), size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
 	n.active[p] = f
 	n.byID[id] = f
 	t.setState(p, StateFollowing, "")
