@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ type Source struct {
 
 	direct   directWriter             // owned by the producer goroutine
 	sel      []*Event                 // commit's scratch, hub.mu held
+	spans    []frameSpan              // encode's scratch, producer-owned
 	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	watchers atomic.Int64             // nclients, read by the producer without the lock
 	lines    atomic.Uint64
@@ -174,8 +176,8 @@ func (s *Source) encode(lines []Line) []Event {
 		total += len(lines[i].Text) + 48
 	}
 	buf := make([]byte, 0, total)
-	type span struct{ start, line, end int }
-	spans := make([]span, len(lines))
+	spans := slices.Grow(s.spans[:0], len(lines))[:len(lines)]
+	s.spans = spans
 	for i := range lines {
 		l := &lines[i]
 		e := &events[i]
@@ -201,7 +203,7 @@ func (s *Source) encode(lines []Line) []Event {
 		}
 		le := len(buf)
 		buf = append(buf, '\n', '\n')
-		spans[i] = span{start, ls, le}
+		spans[i] = frameSpan{start, ls, le}
 	}
 	for i := range events {
 		sp := spans[i]
@@ -212,6 +214,9 @@ func (s *Source) encode(lines []Line) []Event {
 	}
 	return events
 }
+
+// frameSpan is where one event's frame and line sit in a batch's buffer.
+type frameSpan struct{ start, line, end int }
 
 // PublishMetric sends one sample, already encoded as a JSON object.
 func (s *Source) PublishMetric(t time.Time, sample []byte) {
