@@ -33,7 +33,9 @@ type Agent struct {
 	hub  *stream.Hub
 	tel  *telemetry
 	auth atomic.Pointer[authenticator]
-	cert atomic.Pointer[tls.Certificate]
+	// proxies is trusted_proxies, swapped whole on reload.
+	proxies atomic.Pointer[trustedProxies]
+	cert    atomic.Pointer[tls.Certificate]
 
 	mu      sync.Mutex
 	cfg     *Config
@@ -71,6 +73,9 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if err := a.loadCert(cfg.TLS); err != nil {
 		return nil, err
 	}
+	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	st := cfg.Stream
 	a.hub = stream.New(stream.Options{
 		ReplayLines:         replayLines(st.ReplayLines),
@@ -85,6 +90,8 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		MaxHistoryReads:     st.MaxHistoryReads,
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
+		BatchMaxWait:        cfg.Pipeline.BatchMaxWait,
+		ClientIP:            func(r *http.Request) string { return a.proxies.Load().clientIP(r) },
 		Logger:              log.Named("stream"),
 		Observer:            a.tel,
 	})
@@ -98,6 +105,15 @@ func replayLines(n int) int {
 		return -1
 	}
 	return n
+}
+
+func (a *Agent) loadProxies(list []string) error {
+	tp, err := parseTrustedProxies(list)
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	a.proxies.Store(&tp)
+	return nil
 }
 
 func (a *Agent) loadCert(c TLSConfig) error {
@@ -268,6 +284,9 @@ func (a *Agent) Reload(cfg *Config) error {
 	if err := a.loadCert(cfg.TLS); err != nil {
 		return err
 	}
+	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
+		return err
+	}
 	a.auth.Store(au)
 	a.mu.Lock()
 	old := a.cfg
@@ -364,108 +383,53 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	src := a.hub.Source(s.Name, stream.KindFile)
 	pos := newPositions(cfg.StateDir, s.Name, log)
 	src.SetPast(&filePast{t: t, pos: pos, maxLine: cfg.Stream.MaxLineBytes, log: log})
-	out := make(chan tailer.Batch, 16)
-	in := make(chan []stream.Line, 16)
 	p.wg.Go(func() {
-		if err := t.Run(ctx, out); err != nil {
+		if err := t.Run(ctx, sourceSink{src: src, pos: pos}); err != nil {
 			log.Error("tailer stopped", zap.Error(err))
 		}
-	})
-	prefilled := make(chan uint64, 1)
-	base := src.Committed()
-	p.wg.Go(func() {
-		convert(ctx, out, in, pos, t.Started(), prefilled)
 		// Keep the offsets reached, so that a restart knows them.
 		if err := pos.Save(); err != nil {
 			log.Warn("saving the position table", zap.Error(err))
 		}
 	})
-	p.wg.Go(func() { _ = src.Ingest(ctx, in) })
 	p.wg.Go(func() {
-		// Started once the prefill is committed, not only read: a
-		// client's read of the past stops at the last line committed
-		// when it subscribes, which must include the prefill or the
-		// prefill would reach it twice.
-		var n uint64
+		// The tailer publishes its prefill, committed, before Started: a
+		// client's read of the past stops at the last line committed when
+		// it subscribes, which then includes the prefill.
 		select {
-		case n = <-prefilled:
+		case <-t.Started():
+			close(p.started)
 		case <-ctx.Done():
-			return
 		}
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for src.Committed() < base+n {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-		close(p.started)
 	})
 	return p, nil
 }
 
-// convert hands the tailer's batches to the stream source. The two packages
-// do not import each other; this is where they meet. Each line gets its
-// durable key here, in the order the source commits them, so that a key
-// names the source's position on disk as of its line.
-//
-// Once the tailer has started (its prefill batches are all in out, ahead of
-// any live one) and the last prefill batch has been passed on, convert
-// sends the number of prefill lines on prefilled.
-func convert(ctx context.Context, out <-chan tailer.Batch, in chan<- []stream.Line, pos *history.Positions,
-	started <-chan struct{}, prefilled chan<- uint64) {
-	var hist uint64
-	reported := false
-	report := func() {
-		if !reported {
-			reported = true
-			prefilled <- hist
-		}
-	}
-	for {
-		if !reported && len(out) == 0 {
-			select {
-			case <-started:
-				if len(out) == 0 {
-					report()
-				}
-			default:
-			}
-		}
-		wake := started
-		if reported {
-			wake = nil
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-			continue
-		case b := <-out:
-			if b.History {
-				hist += uint64(len(b.Lines))
-			} else {
-				report()
-			}
-			lines := make([]stream.Line, len(b.Lines))
-			var keys []byte
-			for i, l := range b.Lines {
-				lines[i] = stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut}
-				start := len(keys)
-				if keys = pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
-					lines[i].Key = keys[start:len(keys):len(keys)]
-				}
-			}
-			select {
-			case in <- lines:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
+// sourceSink is where a tailer meets its stream source: the tailer's
+// goroutine publishes its batches itself, with no channel and no copy
+// between them (tailer.Line is stream.Line). Each line gets its durable key
+// here, in the order the source commits them, so that a key names the
+// source's position on disk as of its line.
+type sourceSink struct {
+	src *stream.Source
+	pos *history.Positions
 }
+
+var _ tailer.Sink = sourceSink{}
+
+func (s sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
+	keys := make([]byte, 0, 40*len(b.Lines))
+	for i := range b.Lines {
+		l := &b.Lines[i]
+		start := len(keys)
+		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
+			l.Key = keys[start:len(keys):len(keys)]
+		}
+	}
+	return s.src.Publish(ctx, b.Lines)
+}
+
+func (s sourceSink) Patience() time.Duration { return s.src.Patience() }
 
 func (p *producer) stop() {
 	p.cancel()

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +35,10 @@ type Config struct {
 	// StateDir keeps what must outlive the process: each file source's
 	// table of known files, which makes its ids durable.
 	StateDir string `yaml:"state_dir"`
+	// TrustedProxies lists the reverse proxies (CIDRs) whose
+	// X-Forwarded-For names the client for the per-IP cap and rate; none
+	// by default, and then the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	root *yaml.Node // for the line numbers of validation errors
 }
@@ -193,20 +199,46 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		return nil, &ConfigError{yamlProblems(name, err)}
 	}
 	c := &Config{root: &root}
+	var probs []Problem
 	if len(root.Content) > 0 {
 		// Decode the node again through a strict decoder: yaml.v3 checks
 		// unknown keys only when decoding from a Decoder.
 		strict := yaml.NewDecoder(bytes.NewReader(data))
 		strict.KnownFields(true)
 		if err := strict.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, &ConfigError{yamlProblems(name, err)}
+			probs = yamlProblems(name, err)
+			// A TypeError (unknown key, bad value) still decodes everything
+			// else, so validation goes on and one run of `edgetail check`
+			// shows every problem; any other error leaves nothing to check.
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return nil, &ConfigError{probs}
+			}
 		}
 	}
 	c.setDefaults()
-	if probs := c.validate(name); len(probs) > 0 {
+	probs = mergeProblems(probs, c.validate(name))
+	if len(probs) > 0 {
 		return nil, &ConfigError{probs}
 	}
 	return c, nil
+}
+
+// mergeProblems adds validation problems to the decode ones, leaving out
+// those on a line that already has one: a value that failed to decode is
+// left at its zero value, and validating that says nothing new.
+func mergeProblems(decoded, validated []Problem) []Problem {
+	lines := make(map[int]bool, len(decoded))
+	for _, p := range decoded {
+		lines[p.Line] = true
+	}
+	for _, p := range validated {
+		if p.Line == 0 || !lines[p.Line] {
+			decoded = append(decoded, p)
+		}
+	}
+	slices.SortStableFunc(decoded, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return decoded
 }
 
 // yamlProblems turns yaml.v3's messages ("line 3: field x not found in type
@@ -385,6 +417,11 @@ func (c *Config) validate(name string) []Problem {
 	}
 	if c.Pprof != "" && !isLoopback(c.Pprof) {
 		add("pprof", "%q must be a loopback host:port (127.0.0.1:6060): profiles reveal memory contents", c.Pprof)
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseProxy(p); err != nil {
+			add(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
+		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		add("tls", "cert and key go together")

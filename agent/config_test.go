@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,6 +40,42 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%q: error %q lacks %q", c.yaml, err, w)
 			}
+		}
+	}
+}
+
+// TestCheckListsEveryProblem: `edgetail check` on a config with a bad
+// source name (line 3), an unknown key (line 5) and a bad duration (line 7)
+// prints the three, each with file and line, and exits 1: the decode errors
+// no longer stop validation.
+func TestCheckListsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "three.yaml")
+	yaml := "listen: 127.0.0.1:7070\n" + // 1
+		"sources:\n" + // 2
+		"  - name: Bad Name\n" + // 3
+		"    files: [/var/log/app.log]\n" + // 4
+		"    colour: blue\n" + // 5
+		"stream:\n" + // 6
+		"  heartbeat: banana\n" // 7
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"check", "-config", path}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, &stdout, &stderr)
+	}
+	got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	want := []string{
+		path + `:3: sources[0].name: "Bad Name" is not a valid name`,
+		path + ":5: colour: unknown key",
+		path + ":7: cannot unmarshal !!str `banana` into duration",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(got), len(want), &stderr)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i+1, got[i], w)
 		}
 	}
 }

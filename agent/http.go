@@ -17,7 +17,10 @@ import (
 func (a *Agent) routes() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	_ = r.SetTrustedProxies(nil) // ClientIP is the peer: the per-IP cap counts real peers
+	// gin's ClientIP is not used: the stream hub names clients itself, from
+	// trusted_proxies (proxy.go), and trusting no proxy here keeps any
+	// future use of c.ClientIP from believing a forged X-Forwarded-For.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.Recovery(), a.headers, a.cors)
 
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -40,6 +43,8 @@ func (a *Agent) routes() http.Handler {
 	r.DELETE("/api/session", logout)
 	r.GET("/", a.page)
 	r.GET("/ui/*file", gin.WrapH(ui.Handler()))
+	r.GET("/favicon.ico", gin.WrapF(ui.Favicon))
+	r.HEAD("/favicon.ico", gin.WrapF(ui.Favicon))
 	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "not found\n") })
 	return r
 }

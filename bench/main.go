@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,11 +45,16 @@ func main() {
 		notes  = flag.String("notes", "bench/NOTES.md", "hand-written profile notes appended to the report ('' for none)")
 		quick  = flag.Bool("quick", false, "a short smoke run")
 		prof   = flag.String("profile", "", "directory for edgetail's CPU and heap profiles of each scenario (enables its pprof listener)")
-		only   = flag.String("only", "", "comma-separated scenarios to run: lat1,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
+		only   = flag.String("only", "", "comma-separated scenarios to run: rest1000,rest10000,lat1,lat10k,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
 		noWS   = flag.Bool("no-websocketd", false, "skip websocketd even when installed")
 		lineSz = flag.Int("line", 100, "bytes per line, newline included")
+		naive  = flag.String("naive", "", "run the naive baseline server on this file (the bench starts it itself)")
+		naiveA = flag.String("naive-addr", "", "the naive server's listen address")
 	)
 	flag.Parse()
+	if *naive != "" {
+		fatal(runNaive(*naive, *naiveA))
+	}
 	raiseFDLimit()
 
 	p := params{dur: 8 * time.Second, rotDur: 8 * time.Second, idle: 10000, idleWS: 200, replay: 2_000_000, replayWSMax: 10 * time.Second}
@@ -80,7 +87,7 @@ func main() {
 	if e.wsd {
 		servers = append(servers, kindWebsocketd)
 	}
-	each := func(key string, f func(kind string) result) {
+	eachOf := func(servers []string, key string, f func(kind string) result) {
 		if !want(key) {
 			return
 		}
@@ -92,11 +99,27 @@ func main() {
 			logResult(key, r, time.Since(t0))
 		}
 	}
+	each := func(key string, f func(kind string) result) { eachOf(servers, key, f) }
 	live := func(sp liveSpec) { each(sp.key, func(k string) result { return e.runLive(k, sp) }) }
+	// The scenarios of issue 11 also run the naive baseline server.
+	withNaive := append(slices.Clone(servers), kindNaive)
+	liveN := func(sp liveSpec) { eachOf(withNaive, sp.key, func(k string) result { return e.runLive(k, sp) }) }
 
-	live(liveSpec{key: "lat1", clients: 1, rate: 1000, dur: p.dur})
-	live(liveSpec{key: "fan100", clients: 100, rate: 1000, dur: p.dur})
-	live(liveSpec{key: "fan1000", clients: 1000, rate: 100, dur: p.dur})
+	for _, rate := range []int{1000, 10000} {
+		key := "rest" + strconv.Itoa(rate)
+		if want(key) {
+			et, tl := e.runRest(key, rate, p.dur)
+			rep.res[key] = map[string]result{kindEdgetail: et, kindTail: tl}
+			logResult(key, et, 0)
+			logResult(key, tl, 0)
+		}
+	}
+	liveN(liveSpec{key: "lat1", clients: 1, rate: 1000, dur: p.dur})
+	eachOf([]string{kindEdgetail}, "lat10k", func(k string) result {
+		return e.runLive(k, liveSpec{key: "lat10k", clients: 1, rate: 10000, dur: p.dur})
+	})
+	liveN(liveSpec{key: "fan100", clients: 100, rate: 1000, dur: p.dur})
+	liveN(liveSpec{key: "fan1000", clients: 1000, rate: 100, dur: p.dur})
 	each("idle", func(k string) result {
 		if k == kindWebsocketd {
 			return e.runIdle(k, p.idleWS)

@@ -189,7 +189,7 @@ func commas(n int64) string {
 	return s
 }
 
-var order = []string{"lat1", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
+var order = []string{"rest1000", "rest10000", "lat1", "lat10k", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
 
 func (r *report) markdown(notes []byte) string {
 	var b strings.Builder
@@ -208,6 +208,7 @@ func (r *report) markdown(notes []byte) string {
 		"CPU is utime+stime of the server (websocketd: with all its tail processes) over the write window; 100 % is one core.\n" +
 		"RSS of websocketd is summed over its process tree, so pages shared between its tails count once per process.\n\n")
 
+	b.WriteString(r.costTable())
 	fmt.Fprintf(&b, "## Floor, same run\n\n")
 	if r.bufRead > 0 {
 		lines := float64(r.p.replay)
@@ -221,7 +222,7 @@ func (r *report) markdown(notes []byte) string {
 	b.WriteString("## Every scenario in detail\n\n")
 	b.WriteString("| scenario | server | lines written | clients | events received | lost (clients with loss) | repeated | reordered | gap events | p50 / p99 / max ms | CPU | RSS | connects |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range order {
-		for _, s := range []string{kindEdgetail, kindWebsocketd} {
+		for _, s := range []string{kindEdgetail, kindWebsocketd, kindNaive, kindTail} {
 			x, ok := r.res[k][s]
 			if !ok {
 				continue
@@ -314,4 +315,71 @@ func websocketdVersion() string {
 		return ""
 	}
 	return strings.TrimSpace(out)
+}
+
+// costTable is issue 11's table: edgetail's cost per line against the two
+// baselines measured in the same run, `tail -F` at rest and the naive SSE
+// server with viewers, as ratios.
+func (r *report) costTable() string {
+	var b strings.Builder
+	get := func(key, kind string) (result, bool) { return r.get(key, kind) }
+	type line struct {
+		scenario, measure, base string
+		key, kind               string
+		val                     func(result) float64
+		unit                    string
+		target                  float64
+	}
+	cpu := func(x result) float64 { return x.cpu }
+	p99 := func(x result) float64 { return x.sum.p99 }
+	lines := []line{
+		{"1,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest1000", kindTail, cpu, "%", 1.0},
+		{"10,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest10000", kindTail, cpu, "%", 1.0},
+		{"1 client, 1,000 lines/s", "CPU", "naive server", "lat1", kindNaive, cpu, "%", 1.0},
+		{"", "p99", "naive server", "lat1", kindNaive, p99, "ms", 1.0},
+		{"100 clients × 1,000 lines/s", "CPU", "naive server", "fan100", kindNaive, cpu, "%", 1.0},
+		{"", "p99", "naive server", "fan100", kindNaive, p99, "ms", 0.7},
+		{"1,000 clients × 100 lines/s", "CPU", "naive server", "fan1000", kindNaive, cpu, "%", 0},
+		{"", "p99", "naive server", "fan1000", kindNaive, p99, "ms", 0.7},
+	}
+	b.WriteString("## Cost per line against a baseline in the same run (issue 11)\n\n")
+	b.WriteString("| scenario | measure | edgetail | baseline | baseline's | ratio | target | met |\n|---|---|---|---|---|---|---|---|\n")
+	for _, l := range lines {
+		et, ok1 := get(l.key, kindEdgetail)
+		bs, ok2 := get(l.key, l.kind)
+		if !ok1 || !ok2 {
+			continue
+		}
+		f := func(v float64) string {
+			if l.unit == "%" {
+				return fmt.Sprintf("%.1f %%", v)
+			}
+			return ms(v) + " ms"
+		}
+		target, met := "-", "-"
+		if l.target > 0 {
+			target = fmt.Sprintf("≤ %.1f×", l.target)
+			ok := l.val(et) <= l.target*l.val(bs)
+			if l.unit == "ms" && l.target == 1.0 {
+				target = "lower"
+				ok = l.val(et) < l.val(bs)
+			}
+			met = yes(ok && et.sum.lost == 0 && et.sum.repeats == 0)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", l.scenario, l.measure, f(l.val(et)), l.base, f(l.val(bs)), ratio(l.val(et), l.val(bs)), target, met)
+	}
+	if x, ok := get("lat1", kindEdgetail); ok {
+		fmt.Fprintf(&b, "\nLatency that batching costs, one client: p50 / p99 %s / %s ms at 1,000 lines/s", ms(x.sum.p50), ms(x.sum.p99))
+		if y, ok := get("lat10k", kindEdgetail); ok {
+			fmt.Fprintf(&b, ", %s / %s ms at 10,000 lines/s", ms(y.sum.p50), ms(y.sum.p99))
+		}
+		b.WriteString(".\n")
+	}
+	for _, k := range []string{"rest1000", "rest10000"} {
+		if x, ok := r.res[k][kindEdgetail]; ok && x.note != "" {
+			fmt.Fprintf(&b, "%s: %s.\n", k, x.note)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -46,8 +47,11 @@ func (e *env) newDir(key, kind string) (string, error) {
 }
 
 func (e *env) start(kind, dir, file string, replayLines int, tailArgs ...string) (*server, error) {
-	if kind == kindEdgetail {
+	switch kind {
+	case kindEdgetail:
 		return startEdgetail(e.bin, dir, file, replayLines, e.profDir != "")
+	case kindNaive:
+		return startNaive(dir, file)
 	}
 	return startWebsocketd(dir, append([]string{"tail"}, append(tailArgs, file)...)...)
 }
@@ -449,4 +453,72 @@ func loopback(path string) (float64, error) {
 	c.Close()
 	n := <-got
 	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+// runRest follows one file at a steady rate with no client, edgetail beside
+// `tail -F -n 0 FILE >/dev/null` on the same file in the same window, and
+// checks with edgetail's own lines_read counter that it read every line.
+func (e *env) runRest(key string, rate int, d time.Duration) (et, tl result) {
+	et, tl = result{server: kindEdgetail}, result{server: kindTail}
+	dir, err := e.newDir(key, kindEdgetail)
+	if err != nil {
+		et.err, tl.err = err, err
+		return
+	}
+	file := filepath.Join(dir, "app.log")
+	w, err := newLineWriter(file, e.lineSize, 0)
+	if err != nil {
+		et.err, tl.err = err, err
+		return
+	}
+	defer w.close()
+	srv, err := e.start(kindEdgetail, dir, file, 0)
+	if err != nil {
+		et.err = err
+		return
+	}
+	defer srv.stop()
+	tail := exec.Command("tail", "-F", "-n", "0", file)
+	if err := tail.Start(); err != nil { // stdout: /dev/null
+		tl.err = err
+		return
+	}
+	defer func() { _ = tail.Process.Kill(); _ = tail.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	profDone := make(chan struct{})
+	if e.profDir != "" {
+		go func() {
+			defer close(profDone)
+			srv.profile(ctx, e.profPath(key, "cpu"), "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))))
+		}()
+	} else {
+		close(profDone)
+	}
+	e0, t0 := sampleTree(srv.pid(), false), sampleTree(tail.Process.Pid, false)
+	werr := w.run(ctx, rate, d)
+	e1, t1 := sampleTree(srv.pid(), false), sampleTree(tail.Process.Pid, false)
+	<-profDone
+	et.cpu, tl.cpu = cpuPercent(e0, e1), cpuPercent(t0, t1)
+	et.total, tl.total = w.seq, w.seq
+	if werr != nil {
+		et.err = werr
+		return
+	}
+	end := time.Now().Add(5 * time.Second)
+	for {
+		got, err := srv.linesRead()
+		if err == nil && got >= uint64(w.seq) {
+			et.note = fmt.Sprintf("edgetail_lines_read_total %d of %d written", got, w.seq)
+			break
+		}
+		if time.Now().After(end) {
+			et.err = fmt.Errorf("edgetail_lines_read_total %d of %d written after 5 s (%v)", got, w.seq, err)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return
 }

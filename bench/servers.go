@@ -34,6 +34,8 @@ func (s *server) pid() int { return s.cmd.Process.Pid }
 const (
 	kindEdgetail   = "edgetail"
 	kindWebsocketd = "websocketd"
+	kindNaive      = "naive"   // bench/naive.go, run as a child of the bench
+	kindTail       = "tail -F" // the at-rest baseline
 )
 
 // edgetailConfig is the agent's YAML for one scenario: one file source,
@@ -120,6 +122,43 @@ func startEdgetail(bin, dir, file string, replayLines int, pprof bool) (*server,
 			return nil, errors.New("edgetail not ready within 15 s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startNaive runs the naive baseline server (this very binary, -naive).
+func startNaive(dir, file string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "naive.log"))
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(self, "-naive", file, "-naive-addr", addr)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &server{kind: kindNaive, cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(s.exited) }()
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return s, nil
+		}
+		if i > 100 {
+			s.stop()
+			return nil, errors.New("naive server did not start listening")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -214,6 +253,23 @@ func (s *server) sourceLines() (uint64, error) {
 		}
 	}
 	return 0, errors.New("no source app")
+}
+
+// linesRead reads edgetail's own edgetail_lines_read_total of source app.
+func (s *server) linesRead() (uint64, error) {
+	resp, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	prefix := `edgetail_lines_read_total{source="app"} `
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, errors.New("no edgetail_lines_read_total for app")
 }
 
 // profile fetches a pprof profile from edgetail into file (no-op without

@@ -94,6 +94,17 @@ func TestCheckAndVersion(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+	// Every problem in one run: a bad name, an unknown key and a bad value.
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:7070\nsources:\n  - name: Bad Name\n    files: [/var/log/app.log]\n    colour: blue\nstream:\n  heartbeat: banana\n"), 0o644)
+	out, err = exec.Command(binary, "check", "-config", bad).CombinedOutput()
+	if code := exitCode(err); code != 1 || strings.Count(string(out), "\n") != 3 {
+		t.Errorf("check of a config with three problems: exit %d, want 1 and three lines:\n%s", code, out)
+	}
+	for _, want := range []string{"bad.yaml:3: sources[0].name", "bad.yaml:5: colour: unknown key", "bad.yaml:7: cannot unmarshal"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("sources:\n  - name: app\n    files: [/var/log/*.log]\n"), 0o644)
 	if out, err := exec.Command(binary, "check", "-config", good).CombinedOutput(); err != nil {

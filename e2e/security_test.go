@@ -103,6 +103,8 @@ func TestAuthPaths(t *testing.T) {
 		want int
 	}{
 		{"/healthz", nil, 200},
+		{"/favicon.ico", nil, 200}, // like /ui/*: no data, no token
+		{"/ui/app.css", nil, 200},
 		{"/stream/a", nil, 401},
 		{"/api/sources", nil, 401},
 		{"/metrics", nil, 401},

@@ -130,7 +130,9 @@ func TestCapsAndBadRequests(t *testing.T) {
 	}
 	a.open("/stream/app")
 	a.open("/stream/app")
-	expectRefused(t, a, "/stream/app", http.StatusTooManyRequests, "third stream from one address")
+	if why := expectRefused(t, a, "/stream/app", http.StatusTooManyRequests, "third stream from one address"); !strings.Contains(why, "stream.max_clients_per_ip") {
+		t.Errorf("429 reason %q does not name max_clients_per_ip", why)
+	}
 }
 
 func TestAgentAndSourceCaps(t *testing.T) {
@@ -138,19 +140,23 @@ func TestAgentAndSourceCaps(t *testing.T) {
 		_, cfg := fileSource(t, "stream:\n  "+cap+": 1\n")
 		a := start(t, cfg)
 		a.open("/stream/app")
-		expectRefused(t, a, "/stream/app", http.StatusServiceUnavailable, "over "+cap)
+		if why := expectRefused(t, a, "/stream/app", http.StatusServiceUnavailable, "over "+cap); !strings.Contains(why, "limit stream."+cap+" reached") {
+			t.Errorf("503 reason %q does not name %s", why, cap)
+		}
 	}
 }
 
 // expectRefused checks that a stream request is refused with status and a
-// Retry-After.
-func expectRefused(t *testing.T, a *agent, path string, status int, what string) {
+// Retry-After, and returns the reason.
+func expectRefused(t *testing.T, a *agent, path string, status int, what string) string {
 	t.Helper()
 	resp := a.get(path)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != status || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s: %s, Retry-After %q; want %d with Retry-After", what, resp.Status, resp.Header.Get("Retry-After"), status)
 	}
+	return string(body)
 }
 
 func TestHostileLines(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -46,12 +48,38 @@ func needChromium(t *testing.T) string {
 }
 
 // browser is one headless chromium. Every tab opened through it reports
-// console errors and uncaught exceptions, and the test fails on any.
+// console errors, uncaught exceptions, the browser's own error log (a CSP
+// violation, "Failed to load resource") and every failed request or answer
+// of 400 and above (the favicon a browser asks for by itself included), and
+// the test fails on any that it did not declare with allow.
 type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string
+	t       *testing.T
+	ctx     context.Context
+	mu      sync.Mutex
+	errs    []string
+	allowed []string
+	urls    map[network.RequestID]string // for the failures, which name only the request
+}
+
+// allow declares errors the test provokes on purpose (a 401 before
+// sign-in, a refused connection while the agent restarts): any error whose
+// report contains one of these strings is not a failure.
+func (b *browser) allow(substrings ...string) {
+	b.mu.Lock()
+	b.allowed = append(b.allowed, substrings...)
+	b.mu.Unlock()
+}
+
+// report records an error unless the test allowed it.
+func (b *browser) report(msg string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range b.allowed {
+		if strings.Contains(msg, a) {
+			return
+		}
+	}
+	b.errs = append(b.errs, msg)
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -70,7 +98,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-quic", true),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	b := &browser{t: t}
+	b := &browser{t: t, urls: map[network.RequestID]string{}}
 	ctx, cancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()
@@ -126,12 +154,33 @@ func (b *browser) listen(ctx context.Context) {
 			if d.Exception != nil {
 				msg += " " + d.Exception.Description
 			}
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level != cdplog.EntryLevelError {
+				return
+			}
+			msg = fmt.Sprintf("browser log (%s): %s %s", e.Entry.Source, e.Entry.Text, e.Entry.URL)
+		case *network.EventRequestWillBeSent:
+			b.mu.Lock()
+			b.urls[e.RequestID] = e.Request.Method + " " + e.Request.URL
+			b.mu.Unlock()
+			return
+		case *network.EventResponseReceived:
+			if e.Response.Status < 400 {
+				return
+			}
+			msg = fmt.Sprintf("HTTP %d for %s (%s)", e.Response.Status, e.Response.URL, e.Type)
+		case *network.EventLoadingFailed:
+			if e.Canceled {
+				return // the page closed it: a stream left for another view
+			}
+			b.mu.Lock()
+			req := b.urls[e.RequestID]
+			b.mu.Unlock()
+			msg = fmt.Sprintf("request failed: %s %s (%s)", req, e.ErrorText, e.Type)
 		default:
 			return
 		}
-		b.mu.Lock()
-		b.errs = append(b.errs, msg)
-		b.mu.Unlock()
+		b.report(msg)
 	})
 	if err != nil {
 		b.t.Fatalf("listen: %v", err)

@@ -33,6 +33,11 @@ func TestUILogView(t *testing.T) {
 	if js[bool](t, ctx, `document.querySelector("#log b") !== null`) {
 		t.Error("a line's HTML was rendered as HTML")
 	}
+	// The icon the browser asked for by itself (a 404 there fails the
+	// test through the browser's error log) is a real one.
+	if got := js[string](t, ctx, `fetch("/favicon.ico").then(r => r.status + " " + r.headers.get("content-type"))`); got != "200 image/x-icon" {
+		t.Errorf("GET /favicon.ico: %s", got)
+	}
 
 	// Latency: from the write to the text in the page.
 	var worst time.Duration
@@ -108,6 +113,9 @@ func TestUIReconnect(t *testing.T) {
 	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nsources:\n%s", freePort(t), uiSource("app", logf))
 	a := start(t, cfg)
 	b := newBrowser(t)
+	// A retry that falls while the agent is down is refused: that is the
+	// outage this test makes. Any other error still fails.
+	b.allow("net::ERR_CONNECTION_REFUSED")
 	ctx := b.ctx
 	do(t, ctx, chromedp.Navigate(a.url+"/"))
 	waitJS(t, ctx, "live", connState+` === "live"`, 30*time.Second)
@@ -312,6 +320,9 @@ loop:
 func TestUITokenPrompt(t *testing.T) {
 	a, pa := authAgent(t)
 	b := newBrowser(t)
+	// The page, /api/sources and the wrong token answer 401 on purpose:
+	// that is how the page knows to ask. Any other error still fails.
+	b.allow("HTTP 401 for ", "status of 401 (Unauthorized)")
 	ctx := b.ctx
 	do(t, ctx, chromedp.Navigate(a.url+"/"))
 	waitJS(t, ctx, "token prompt", `document.getElementById("token-dialog").open`, 30*time.Second)

@@ -47,15 +47,20 @@ func BenchmarkFanout(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		clients int
+		batch   int
 		queries []string
 	}{
-		{"1client", 1, []string{""}},
-		{"1000clients_nofilter", 1000, []string{""}},
-		{"1000clients_4filters", 1000, []string{"", "level=warn", "q=status%3D200", "re=id%3D[0-9]*7%20"}},
+		// At rest: a source nobody watches, batched as a busy source is.
+		{"0clients_batch20", 0, 20, []string{""}},
+		{"1client", 1, 512, []string{""}},
+		// One viewer at 1,000 lines/s: a 2 ms patience makes batches of 2.
+		{"1client_batch2", 1, 2, []string{""}},
+		{"1000clients_nofilter", 1000, 512, []string{""}},
+		{"1000clients_4filters", 1000, 512, []string{"", "level=warn", "q=status%3D200", "re=id%3D[0-9]*7%20"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			src, cs := benchHub(b, bc.clients, bc.queries...)
-			lines := benchLines(512)
+			lines := benchLines(bc.batch)
 			var scratch []*Event
 			var before, after runtime.MemStats
 			b.ReportAllocs()

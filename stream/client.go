@@ -26,6 +26,15 @@ type client struct {
 	dropped int64
 	ended   bool // the source went away or the hub closed
 
+	// Direct writes (direct.go), guarded by mu. conn is set while the
+	// stream's taken-over connection may be written by producers.
+	conn    directConn
+	writing bool   // a writer holds the connection
+	waiting bool   // the client's goroutine waits for it
+	pending []byte // what a direct write left unwritten, chunk-framed
+	failed  error  // a direct write's error
+	cond    sync.Cond
+
 	heartbeat atomic.Bool
 
 	// The merged stream's position, owned by the client's writer (set at
@@ -36,7 +45,9 @@ type client struct {
 }
 
 func newClient(max int) *client {
-	return &client{notify: make(chan struct{}, 1), max: max}
+	c := &client{notify: make(chan struct{}, 1), max: max}
+	c.cond.L = &c.mu
+	return c
 }
 
 func (c *client) wake() {
@@ -46,10 +57,12 @@ func (c *client) wake() {
 	}
 }
 
-// push queues events. Called with the hub lock held.
-func (c *client) push(events []*Event) {
+// push queues events. Called with the hub lock held. It reports whether the
+// client can be written directly by the caller after its commit; otherwise
+// it has woken the client's goroutine.
+func (c *client) push(events []*Event) bool {
 	if len(events) == 0 {
-		return
+		return false
 	}
 	c.mu.Lock()
 	added := false
@@ -65,10 +78,16 @@ func (c *client) push(events []*Event) {
 		c.n++
 		added = true
 	}
+	direct := c.conn != nil && !c.writing && len(c.pending) == 0
 	c.mu.Unlock()
-	if added || c.dropped > 0 {
-		c.wake()
+	if !added && c.dropped == 0 {
+		return false
 	}
+	if direct {
+		return true
+	}
+	c.wake()
+	return false
 }
 
 func (c *client) grow() {
@@ -85,6 +104,12 @@ func (c *client) grow() {
 func (c *client) take(dst []*Event) ([]*Event, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	dst, d := c.takeLocked(dst)
+	return dst, d, c.ended
+}
+
+// takeLocked is take with c.mu held.
+func (c *client) takeLocked(dst []*Event) ([]*Event, int64) {
 	for i := 0; i < c.n; i++ {
 		j := (c.head + i) % len(c.q)
 		dst = append(dst, c.q[j])
@@ -98,7 +123,7 @@ func (c *client) take(dst []*Event) ([]*Event, int64, bool) {
 	if len(dst) <= 16 && len(c.q) > 16 {
 		c.q = nil
 	}
-	return dst, d, c.ended
+	return dst, d
 }
 
 // end marks the stream for closing; the handler returns once it has written

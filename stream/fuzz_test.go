@@ -33,16 +33,23 @@ func FuzzAppendSafe(f *testing.F) {
 	})
 }
 
-// FuzzDetectLevel: any line yields a valid level and never panics; the
-// forms the docs promise are recognised.
+// FuzzDetectLevel: any line yields a valid level and never panics, and
+// only the first levelScanLimit bytes decide it. Seeded with the corpus of
+// real formats (testdata/levels.txt) and a few truncated forms.
 func FuzzDetectLevel(f *testing.F) {
-	for _, s := range []string{`{"level":"error"}`, `{"lvl": "warn"}`, `{"severity":"INFO"}`, "level=debug msg=x",
-		"2024-01-01 ERROR x", "[warn] x", "error: x", "no level here", "loglevel=error", `{"level":`, "lvl=\"", ""} {
+	for _, c := range levelCorpus(f) {
+		f.Add([]byte(c.line))
+	}
+	for _, s := range []string{`{"level":`, "lvl=\"", "", "E1201 1", "[", "LOG:", "\terror"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
-		if lv := DetectLevel(line); lv > LevelError {
+		lv := DetectLevel(line)
+		if lv > LevelError {
 			t.Fatalf("level %d out of range", lv)
+		}
+		if len(line) > levelScanLimit && DetectLevel(line[:levelScanLimit]) != lv {
+			t.Fatalf("bytes past the scan limit changed the level of %q", line)
 		}
 	})
 }

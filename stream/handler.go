@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,7 +80,13 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 
 	// No h.log.With here: a derived logger lives as long as the stream,
 	// and an idle stream should hold as little as it can.
-	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip),
+	// Behind a trusted proxy, client is the address it forwarded for and
+	// proxy the peer that connected.
+	proxy := zap.Skip()
+	if peer := remoteIP(r); peer != ip {
+		proxy = zap.String("proxy", peer)
+	}
+	h.log.Info("stream opened", zap.Strings("sources", names), zap.String("client", ip), proxy,
 		zap.Stringer("filter", &req.Filter), zap.Int("backlog", len(sub.backlog)))
 	start := time.Now()
 	closed := func(why string) {
@@ -199,7 +206,15 @@ func (h *Hub) pumpConn(conn net.Conn, sub *subscription) string {
 			}
 		}
 	}()
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			sub.c.mu.Lock()
+			sub.c.conn = raw
+			sub.c.mu.Unlock()
+		}
+	}
 	why := h.loop(&chunkedConn{conn: conn}, gone, sub)
+	sub.c.detach()
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = conn.Write([]byte("0\r\n\r\n"))
 	_ = conn.Close()
@@ -243,6 +258,19 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) strin
 			case <-coalesce.C:
 			}
 		}
+		// On a taken-over connection, producers may be writing directly:
+		// take the connection first, and send what they left unwritten.
+		cc, direct := sk.(*chunkedConn)
+		if direct {
+			rest, err := c.acquire()
+			if err == nil && len(rest) > 0 {
+				err = cc.writeRaw(rest, h.opts.WriteTimeout)
+			}
+			if err != nil {
+				c.yield()
+				return "write: " + err.Error()
+			}
+		}
 		var dropped int64
 		var ended bool
 		batch, dropped, ended = c.take(batch[:0])
@@ -261,7 +289,11 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) strin
 		if c.heartbeat.Swap(false) {
 			sw.write(heartbeatFrame, 0)
 		}
-		if err := sw.flush(); err != nil {
+		err := sw.flush()
+		if direct {
+			c.yield()
+		}
+		if err != nil {
 			return "write: " + err.Error()
 		}
 		last = time.Now()
@@ -316,6 +348,14 @@ func (c *chunkedConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// writeRaw writes bytes that are already chunk-framed (what a direct write
+// left), within the write timeout.
+func (c *chunkedConn) writeRaw(b []byte, timeout time.Duration) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := c.conn.Write(b)
+	return err
 }
 
 func (c *chunkedConn) Flush() error                       { return nil }

@@ -30,7 +30,11 @@ type Options struct {
 	MaxClientsPerIP     int           // streams per client address [32]
 	Workers             int           // batches encoded and filtered at once [GOMAXPROCS]
 	BatchMaxLines       int           // lines per batch [512]
-	WriteTimeout        time.Duration // deadline of each write to a client [10s]
+	// BatchMaxWait bounds how long a busy source's producer holds back a
+	// read to gather a larger batch (see Source.Patience) [20ms]; a
+	// negative value never holds one back.
+	BatchMaxWait time.Duration
+	WriteTimeout time.Duration // deadline of each write to a client [10s]
 	// ConnectRatePerIP bounds new streams per second from one address
 	// (bursts of twice that) [20]; a negative value turns the limit off.
 	ConnectRatePerIP float64
@@ -86,6 +90,12 @@ func (o *Options) setDefaults() {
 	def(&o.MaxHistoryReads, 4)
 	if o.ConnectRatePerIP == 0 {
 		o.ConnectRatePerIP = 20
+	}
+	switch {
+	case o.BatchMaxWait == 0:
+		o.BatchMaxWait = 20 * time.Millisecond
+	case o.BatchMaxWait < 0:
+		o.BatchMaxWait = 0
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second

@@ -252,26 +252,39 @@ func TestCaps(t *testing.T) {
 	e := newEnv(t, Options{MaxClientsPerIP: 2, MaxClientsPerSource: 3, MaxClients: 4, Retry: 2 * time.Second}, "a", "b")
 	e.open("/stream/a")
 	e.open("/stream/a")
-	resp := e.get("/stream/a")
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" {
-		t.Fatalf("per-IP cap: %s Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
-	}
+	refusedBy(t, e, "/stream/a", http.StatusTooManyRequests, "stream.max_clients_per_ip")
 	// The other caps count every address: lift the per-IP cap by
 	// pretending each request comes from its own address.
 	n := 0
 	e.hub.opts.ClientIP = func(*http.Request) string { n++; return fmt.Sprint("10.0.0.", n) }
 	e.open("/stream/a")
-	resp = e.get("/stream/a")
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("per-source cap: %s", resp.Status)
-	}
+	refusedBy(t, e, "/stream/a", http.StatusServiceUnavailable, "stream.max_clients_per_source")
 	e.open("/stream/b")
-	resp = e.get("/stream/b")
+	refusedBy(t, e, "/stream/b", http.StatusServiceUnavailable, "stream.max_clients")
+}
+
+// TestConnectRateNamesItsKey: a refusal by the connect rate says so, so that
+// raising max_clients_per_ip is not mistaken for the fix.
+func TestConnectRateNamesItsKey(t *testing.T) {
+	// 0.5 per second holds one token: the second stream finds none (it
+	// would take two seconds to refill one).
+	e := newEnv(t, Options{ConnectRatePerIP: 0.5, Retry: 2 * time.Second}, "a")
+	e.open("/stream/a")
+	refusedBy(t, e, "/stream/a", http.StatusTooManyRequests, "stream.connect_rate_per_ip")
+}
+
+// refusedBy checks that a stream request is refused with status, a
+// Retry-After and a one-line reason that names the limit's config key.
+func refusedBy(t *testing.T, e *env, path string, status int, key string) {
+	t.Helper()
+	resp := e.get(path)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("agent cap: %s", resp.Status)
+	if resp.StatusCode != status || resp.Header.Get("Retry-After") != "2" {
+		t.Fatalf("%s: %s Retry-After %q, want %d with Retry-After 2", path, resp.Status, resp.Header.Get("Retry-After"), status)
+	}
+	if !strings.Contains(string(body), "limit "+key+" reached") || strings.Count(string(body), "\n") != 1 {
+		t.Errorf("%s: reason %q does not name %s on one line", path, body, key)
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 // keys (metrics) resume by G within a run.
 
 // mergedID returns the id: line for e on this merged stream and records
-// e as sent. Only the client's writer calls it.
+// e as sent. Only the client's writer calls it: its goroutine, or a
+// producer's direct write while it holds c.writing.
 func (c *client) mergedID(e *Event) []byte {
 	if e.G != 0 {
 		c.lastG = e.G

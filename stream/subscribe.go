@@ -30,7 +30,9 @@ func (r rejectReason) String() string {
 	return [...]string{"bad_request", "not_found", "cap_agent", "cap_source", "cap_ip", "rate_ip", "shutting_down", "cap_history"}[r]
 }
 
-// refusal is a request answered before any stream starts.
+// refusal is a request answered before any stream starts. A refusal by a
+// cap names the limit and its config key, so that an operator who raised
+// one cap can tell that another refused the stream.
 type refusal struct {
 	status int
 	reason rejectReason
@@ -90,21 +92,21 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	}
 	if len(h.clients) >= h.opts.MaxClients {
 		return nil, &refusal{http.StatusServiceUnavailable, rejectCapAgent,
-			fmt.Sprintf("the agent serves its maximum of %d streams", h.opts.MaxClients)}
+			fmt.Sprintf("limit stream.max_clients reached: the agent serves its maximum of %d streams", h.opts.MaxClients)}
 	}
 	for _, s := range srcs {
 		if s.nclients >= h.opts.MaxClientsPerSource {
 			return nil, &refusal{http.StatusServiceUnavailable, rejectCapSource,
-				fmt.Sprintf("source %q serves its maximum of %d streams", s.name, h.opts.MaxClientsPerSource)}
+				fmt.Sprintf("limit stream.max_clients_per_source reached: source %q serves its maximum of %d streams", s.name, h.opts.MaxClientsPerSource)}
 		}
 	}
 	if h.opts.ConnectRatePerIP > 0 && !h.rates.allow(ip, h.opts.ConnectRatePerIP, time.Now()) {
 		return nil, &refusal{http.StatusTooManyRequests, rejectRateIP,
-			"this address opens streams too fast; retry later"}
+			fmt.Sprintf("limit stream.connect_rate_per_ip reached: client %s opens streams faster than %g per second; retry later", ip, h.opts.ConnectRatePerIP)}
 	}
 	if h.perIP[ip] >= h.opts.MaxClientsPerIP {
 		return nil, &refusal{http.StatusTooManyRequests, rejectCapIP,
-			fmt.Sprintf("this address has its maximum of %d streams open", h.opts.MaxClientsPerIP)}
+			fmt.Sprintf("limit stream.max_clients_per_ip reached: client %s has its maximum of %d streams open", ip, h.opts.MaxClientsPerIP)}
 	}
 
 	c := newClient(h.opts.ClientBuffer)
@@ -158,6 +160,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 		g.clients = append(g.clients, c)
 		c.groups = append(c.groups, g)
 		s.nclients++
+		s.watchers.Store(int64(s.nclients))
 	}
 	h.clients[c] = struct{}{}
 	h.nclients.Store(int64(len(h.clients)))
@@ -185,6 +188,7 @@ func (h *Hub) unsubscribe(c *client) {
 			s.refreshSnap()
 		}
 		s.nclients--
+		s.watchers.Store(int64(s.nclients))
 	}
 	delete(h.clients, c)
 	h.nclients.Store(int64(len(h.clients)))

@@ -81,7 +81,7 @@ func benchEngine(b *testing.B, e Engine, src string) time.Duration {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Batch, 16)
 	done := make(chan error, 1)
-	go func() { done <- tl.Run(ctx, out) }()
+	go func() { done <- tl.Run(ctx, chanSink(out)) }()
 	<-tl.Started()
 	b.StartTimer()
 	start := time.Now()

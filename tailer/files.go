@@ -3,8 +3,9 @@ package tailer
 import (
 	"bytes"
 	"errors"
-	"io"
 	"io/fs"
+	"slices"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,21 +64,10 @@ func (n *native) forgetIfMissing(p string) {
 // (copytruncate): count it and restart at 0.
 func (n *native) read(f *nfile) bool {
 	t := n.t
-	fi, err := f.f.Stat()
-	if err != nil {
-		t.errs.Add(1)
-		return false
-	}
-	f.size = fi.Size()
-	if f.size < f.off {
-		t.truncations.Add(1)
-		t.log.Info("file truncated, reading from the start", zap.String("path", f.path), zap.Int64("was", f.off), zap.Int64("size", f.size))
-		f.off = 0
-		f.sp.reset()
-	}
-	grew := false
+	grew, checked := false, false
+	f.readIn = n.cycle
 	for n.ctx.Err() == nil {
-		m, err := f.f.ReadAt(n.buf, f.off)
+		m, err := f.pread(n.buf)
 		if m > 0 {
 			grew = true
 			f.off += int64(m)
@@ -89,18 +79,69 @@ func (n *native) read(f *nfile) bool {
 			setEnds(lines, n.buf[:m], f.off-int64(m), f.id)
 			n.deliver(lines, cuts)
 		}
-		if err != nil || m < len(n.buf) {
-			if err != nil && !errors.Is(err, io.EOF) {
-				t.errs.Add(1)
-				t.log.Warn("read failed", zap.String("path", f.path), zap.Error(err))
-			}
+		if err != nil {
+			t.errs.Add(1)
+			t.log.Warn("read failed", zap.String("path", f.path), zap.Error(err))
 			break
 		}
+		if m == len(n.buf) {
+			continue
+		}
+		if m > 0 || checked {
+			break
+		}
+		// Nothing new: only then is it worth a stat, to tell a
+		// truncation (copytruncate) from a file that did not grow.
+		checked = true
+		fi, err := f.f.Stat()
+		if err != nil {
+			t.errs.Add(1)
+			break
+		}
+		f.size = fi.Size()
+		if f.size >= f.off {
+			break
+		}
+		t.truncations.Add(1)
+		t.log.Info("file truncated, reading from the start", zap.String("path", f.path), zap.Int64("was", f.off), zap.Int64("size", f.size))
+		f.off = 0
+		f.sp.reset()
 	}
 	if !f.retired {
 		t.setProgress(f.path, f.off, f.size)
 	}
+	if grew {
+		n.noteData(f)
+	}
 	return grew
+}
+
+// pread is one pread(2) at the file's offset: os.File.ReadAt would make a
+// second call to see EOF, on every read of a followed file.
+func (f *nfile) pread(b []byte) (int, error) {
+	for {
+		m, err := syscall.Pread(f.fd, b, f.off)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if m < 0 {
+			m = 0
+		}
+		return m, err
+	}
+}
+
+// noteData records that f had new lines, for coalesce: a read that finds
+// lines within a patience of the previous one marks the source busy.
+func (n *native) noteData(f *nfile) {
+	now := time.Now()
+	if n.holding || now.Sub(n.lastData) < n.out.Patience() {
+		n.busy = true
+	}
+	n.lastData = now
+	if !slices.Contains(n.hot, f) {
+		n.hot = append(n.hot, f)
+	}
 }
 
 // deliver counts and sends the lines of one read as one batch.

@@ -87,7 +87,7 @@ func start(t testing.TB, opts Options) (*Tailer, *collector) {
 		}
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- tl.Run(ctx, out) }()
+	go func() { errc <- tl.Run(ctx, chanSink(out)) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -187,3 +187,19 @@ func numbers(lines []Line, n int) (lost, repeated, disorder int) {
 func lineN(i int) string { return fmt.Sprintf("%d\n", i) }
 
 func dirGlob(dir string) string { return filepath.Join(dir, "*.log") }
+
+// chanSink hands batches to a channel, as a consumer in another goroutine
+// would see them. Its patience is a millisecond, so the tests also run the
+// coalescing path.
+type chanSink chan Batch
+
+func (c chanSink) Publish(ctx context.Context, b Batch) error {
+	select {
+	case c <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (chanSink) Patience() time.Duration { return time.Millisecond }

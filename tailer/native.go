@@ -31,11 +31,13 @@ type nfile struct {
 	path       string
 	id         fileID
 	f          *os.File
+	fd         int // f's descriptor, for pread
 	off        int64
 	size       int64
 	sp         splitter
 	retired    bool      // its path no longer names it; read until grace passes
 	lastGrowth time.Time // for the retired grace
+	readIn     uint64    // the native engine's hold cycle of its last read
 }
 
 // native is the inotify engine. All its state is owned by the goroutine
@@ -56,7 +58,21 @@ type native struct {
 	buf    []byte
 	rescan time.Duration
 	ctx    context.Context
-	out    chan<- Batch
+	out    Sink
+
+	// hot are the files that had new lines since the loop last paused:
+	// after a pause they are read again before events are taken.
+	hot        []*nfile // files whose reads found lines since the last hold
+	spare      []*nfile // the other buffer of hot, swapped by hold
+	lastData   time.Time
+	busy       bool   // reads keep finding lines: hold back the next one
+	holding    bool   // reading after a hold: lines found mean still busy
+	cycle      uint64 // holds so far; nfile.readIn says when a file was read
+	pause      *time.Timer
+	lastRescan time.Time
+	lastTaken  time.Time             // when a hold last took events
+	events     <-chan fsnotify.Event // nil without a watcher, or once closed
+	errs       <-chan error
 }
 
 // newNative creates the watcher and watches the globs' directories. With
@@ -116,13 +132,11 @@ func (n *native) addWatch(dir string) error {
 }
 
 // run is the engine's loop: initial scan and prefill, then events and ticks.
-func (n *native) run(ctx context.Context, out chan<- Batch) error {
+func (n *native) run(ctx context.Context, out Sink) error {
 	n.ctx, n.out = ctx, out
 	defer n.closeAll()
-	var events <-chan fsnotify.Event
-	var errs <-chan error
 	if n.w != nil {
-		events, errs = n.w.Events, n.w.Errors
+		n.events, n.errs = n.w.Events, n.w.Errors
 	}
 
 	// Watches were added in newNative, before this listing: a file created
@@ -154,40 +168,129 @@ func (n *native) run(ctx context.Context, out chan<- Batch) error {
 
 	tick := time.NewTicker(retiredTick)
 	defer tick.Stop()
-	lastRescan := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
+	n.pause = time.NewTimer(time.Hour)
+	n.pause.Stop()
+	defer n.pause.Stop()
+	n.lastRescan = time.Now()
+	for ctx.Err() == nil {
+		if n.busy && n.hold() {
+			// Take what is ready without waiting (events only every
+			// holdEvents: taking one wakes fsnotify's goroutine), then
+			// read the files that had lines unless an event just did.
+			take := time.Since(n.lastTaken) >= holdEvents
+			if take {
+				n.lastTaken = time.Now()
 			}
-			n.onEvent(ev)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
+			n.holding = true
+			for n.next(tick.C, false, take) {
 			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				n.t.log.Warn("inotify queue overflow, rescanning")
-				n.doRescan()
-				continue
+			for _, f := range n.spare {
+				if f.readIn != n.cycle && n.byID[f.id] == f {
+					n.read(f)
+				}
 			}
-			n.t.errs.Add(1)
-			n.t.log.Warn("inotify error", zap.Error(err))
-		case now := <-tick.C:
-			n.readRetired(now)
-			if now.Sub(lastRescan) >= n.rescan {
-				lastRescan = now
-				n.doRescan()
-			}
+			n.holding = false
+			continue
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
+		n.next(tick.C, true, true)
 	}
+	return nil
+}
+
+// holdEvents is how often a busy source takes its inotify events between
+// holds. Its hot files are read every hold anyway; events only matter for
+// other files and rotations, which a busy source then notices within this.
+const holdEvents = 100 * time.Millisecond
+
+// next handles one event (unless takeEvents is false), watcher error or
+// tick, waiting for one when wait is set; it reports whether it handled one.
+func (n *native) next(tick <-chan time.Time, wait, takeEvents bool) bool {
+	events := n.events
+	if !takeEvents {
+		events = nil
+	}
+	if !wait {
+		select {
+		case ev, ok := <-events:
+			n.onEventOK(ev, ok)
+		case err, ok := <-n.errs:
+			n.onError(err, ok)
+		case now := <-tick:
+			n.onTick(now)
+		default:
+			return false
+		}
+		return true
+	}
+	select {
+	case <-n.ctx.Done():
+		return false
+	case ev, ok := <-events:
+		n.onEventOK(ev, ok)
+	case err, ok := <-n.errs:
+		n.onError(err, ok)
+	case now := <-tick:
+		n.onTick(now)
+	}
+	return true
+}
+
+func (n *native) onEventOK(ev fsnotify.Event, ok bool) {
+	if !ok {
+		n.events = nil
+		return
+	}
+	n.onEvent(ev)
+}
+
+func (n *native) onError(err error, ok bool) {
+	switch {
+	case !ok:
+		n.errs = nil
+	case errors.Is(err, fsnotify.ErrEventOverflow):
+		n.t.log.Warn("inotify queue overflow, rescanning")
+		n.doRescan()
+	default:
+		n.t.errs.Add(1)
+		n.t.log.Warn("inotify error", zap.Error(err))
+	}
+}
+
+// onTick reads the retired files and, every rescan interval, rescans.
+func (n *native) onTick(now time.Time) {
+	n.readRetired(now)
+	if now.Sub(n.lastRescan) >= n.rescan {
+		n.lastRescan = now
+		n.doRescan()
+	}
+}
+
+// hold holds back a busy source: one whose reads keep finding lines less
+// than the sink's patience apart. The loop stops taking events for one
+// patience; meanwhile fsnotify's goroutine blocks on its channel and the
+// kernel merges the writes' events, so a steady stream of writes costs a few
+// wake-ups per patience rather than one wake-up (and one batch) per write. A
+// quiet source never gets here: its first line is read at once. It reports
+// false when there is nothing to wait for.
+func (n *native) hold() bool {
+	n.busy = false
+	wait := n.out.Patience()
+	if wait <= 0 {
+		n.hot = n.hot[:0]
+		return false
+	}
+	n.pause.Reset(wait)
+	select {
+	case <-n.ctx.Done():
+		return false
+	case <-n.pause.C:
+	}
+	n.cycle++
+	// The files read from here on are this cycle's hot files.
+	hot := n.hot
+	n.hot = n.spare[:0]
+	n.spare = hot
+	return true
 }
 
 // onEvent treats an event as "look again" at its name, never as a count.
@@ -379,7 +482,7 @@ func (n *native) open(p string) []Line {
 		n.adopt(n.byID[id], p)
 		return nil
 	}
-	f := &nfile{path: p, id: id, f: fd, size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
+	f := &nfile{path: p, id: id, f: fd, fd: int(fd.Fd()), size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
 	n.active[p] = f
 	n.byID[id] = f
 	t.setState(p, StateFollowing, "")

@@ -30,8 +30,11 @@ type ptail struct {
 type poller struct {
 	t   *Tailer
 	ctx context.Context
-	out chan<- Batch
+	out Sink
 	wg  sync.WaitGroup
+	// sendMu keeps the forwarders' calls to out from overlapping, which
+	// the Sink contract promises.
+	sendMu sync.Mutex
 
 	mu     sync.Mutex
 	tails  map[string]*ptail // guarded by mu: forwarders remove their own dead tail
@@ -40,7 +43,7 @@ type poller struct {
 }
 
 // runPoll runs the poll engine until ctx is done.
-func (t *Tailer) runPoll(ctx context.Context, out chan<- Batch) error {
+func (t *Tailer) runPoll(ctx context.Context, out Sink) error {
 	interval := t.opts.PollInterval
 	if interval == 0 {
 		interval = defaultPollInterval
@@ -56,11 +59,14 @@ func (t *Tailer) runPoll(ctx context.Context, out chan<- Batch) error {
 			history = append(history, Batch{Lines: lines, History: true})
 		}
 	}
+	p.sendMu.Lock()
 	for _, b := range history {
 		if !send(ctx, out, b) {
+			p.sendMu.Unlock()
 			return nil
 		}
 	}
+	p.sendMu.Unlock()
 	t.markStarted()
 
 	tick := time.NewTicker(interval)
@@ -297,7 +303,9 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	p.mu.Lock()
 	pt.off += int64(read)
 	p.mu.Unlock()
+	p.sendMu.Lock()
 	send(p.ctx, p.out, Batch{Lines: lines})
+	p.sendMu.Unlock()
 }
 
 // nxadm/tail checks a polled file every watch.POLL_DURATION (250 ms), a

@@ -484,7 +484,7 @@ func TestSymlinkOutOfGlobsRefused(t *testing.T) {
 			out := make(chan Batch, 64)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- tl.Run(ctx, out) }()
+			go func() { done <- tl.Run(ctx, chanSink(out)) }()
 			defer func() { cancel(); <-done }()
 			<-tl.Started()
 			if err := os.Remove(log); err != nil {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"edgetail/stream"
 )
 
 // Engine selects how files are followed.
@@ -40,28 +42,26 @@ const (
 	EnginePoll Engine = "poll"
 )
 
-// Line is one complete line of a file.
-type Line struct {
-	// File is the path the line was read from.
-	File string
-	// Text is the line without its trailing "\n" (and without the "\r" of a
-	// CRLF). The caller owns it; lines of one batch may share one backing
-	// array, and the tailer never touches it after sending.
-	Text []byte
-	// Time is when the line was read.
-	Time time.Time
-	// Cut is 0 normally; when the line was longer than MaxLineBytes it is the
-	// line's full length in bytes, and Text holds only its first MaxLineBytes
-	// bytes (cut back to a UTF-8 rune boundary).
-	Cut int
-	// Dev and Ino identify the file the line was read from (its device and
-	// inode), which a rename does not change; both 0 when unknown (the poll
-	// engine).
-	Dev, Ino uint64
-	// End is the offset in that file just after the line's newline, so that
-	// a reader of the file on disk can continue right after the line; 0 when
-	// unknown.
-	End int64
+// Line is one complete line of a file. It is the stream's own type, so that
+// a batch goes from the read to the commit without a copy: File is the path
+// it was read from; Text is the line without its "\n" (and without the "\r"
+// of a CRLF), and lines of one batch share one backing array that the tailer
+// never touches after handing it over; Time is when it was read; Cut is 0, or
+// the line's full length when it was longer than MaxLineBytes (Text then
+// holds its first MaxLineBytes bytes, cut back to a UTF-8 rune boundary).
+type Line = stream.Line
+
+// Sink takes a source's batches. The native engine calls it from the very
+// goroutine that read the lines, so that a line travels from read to commit
+// without a hand-off; calls never overlap.
+type Sink interface {
+	// Publish takes one batch. It may block (the files are the buffer) and
+	// must return once ctx is done.
+	Publish(ctx context.Context, b Batch) error
+	// Patience is how long a busy source may hold back its next read, so
+	// that lines arriving meanwhile share one batch and one wake-up. An
+	// idle source reads its first line at once whatever it says.
+	Patience() time.Duration
 }
 
 // Batch is the unit handed to the caller: lines in file order. Lines from one
@@ -206,11 +206,10 @@ func New(opts Options) (*Tailer, error) {
 	return t, nil
 }
 
-// Run follows the files until ctx is done and returns nil then. Every
-// goroutine it started has exited when it returns; it never closes out. Sends
-// on out block (the files are the buffer) but give up when ctx is done. Run
+// Run follows the files until ctx is done and returns nil then, handing every
+// batch to out. Every goroutine it started has exited when it returns. Run
 // may be called only once.
-func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
+func (t *Tailer) Run(ctx context.Context, out Sink) error {
 	if !t.running.CompareAndSwap(false, true) {
 		return errors.New("tailer: Run called twice")
 	}
@@ -315,15 +314,10 @@ func (t *Tailer) forget(path string) {
 	t.statusMu.Unlock()
 }
 
-// send hands a batch to the caller, giving up when ctx is done.
-func send(ctx context.Context, out chan<- Batch, b Batch) bool {
+// send hands a batch to the sink and reports false once ctx is done.
+func send(ctx context.Context, out Sink, b Batch) bool {
 	if len(b.Lines) == 0 {
 		return true
 	}
-	select {
-	case out <- b:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return out.Publish(ctx, b) == nil && ctx.Err() == nil
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,25 @@ func Page(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// Favicon serves GET /favicon.ico, which a browser asks for by itself on a
+// first visit: without it a fresh tab's console shows a 404. Like the
+// assets, it is the same for everyone and needs no token. It is a 32x32
+// PNG in an ICO, drawn by favicon_gen.go.
+func Favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(sub, "favicon.ico")
+	if err != nil {
+		http.Error(w, "icon missing", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/x-icon")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
 }
 
 // Handler serves GET / (the page) and /ui/* (its assets, the same for every

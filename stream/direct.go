@@ -1,0 +1,189 @@
+package stream
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Direct writes. A stream whose connection was taken over (HTTP/1.1) is
+// written by the producer that committed its events, right after the
+// commit, with one non-blocking write(2) per client: no wake-up of the
+// client's goroutine, no timer, no scheduler hand-off per client per batch.
+// The client's goroutine stays for what cannot be done without waiting: the
+// rest of a write the socket could not take at once (with the write
+// deadline), heartbeats, the end of the stream. Exactly one writer holds a
+// client's connection at a time (client.writing), so bytes never interleave
+// and the order per client holds.
+
+// directConn is a taken-over connection's file descriptor.
+type directConn interface {
+	Write(f func(fd uintptr) (done bool)) error
+}
+
+// chunkRoom is the room kept before a chunk's data for its size line.
+const chunkRoom = 18
+
+// directWriter is a producer's scratch space for its direct writes; it is
+// owned by the producer goroutine (one per source).
+type directWriter struct {
+	clients []*client // to write after the commit
+	buf     []byte
+	events  []*Event
+}
+
+// flush writes to each collected client what it has queued, or hands it to
+// the client's goroutine when a direct write is not possible now.
+func (d *directWriter) flush(h *Hub) {
+	for i, c := range d.clients {
+		d.write(h, c)
+		d.clients[i] = nil
+	}
+	d.clients = d.clients[:0]
+	if cap(d.buf) > 4*writeChunk {
+		d.buf = nil
+	}
+}
+
+func (d *directWriter) write(h *Hub, c *client) {
+	c.mu.Lock()
+	if c.writing || c.conn == nil || c.ended || len(c.pending) > 0 || c.failed != nil {
+		c.mu.Unlock()
+		c.wake()
+		return
+	}
+	c.writing = true
+	var dropped int64
+	d.events, dropped = c.takeLocked(d.events[:0])
+	c.mu.Unlock()
+
+	b := append(d.buf[:0], make([]byte, chunkRoom)...)
+	var oldest time.Time
+	if len(d.events) > 0 {
+		oldest = d.events[0].Time
+	}
+	for i, e := range d.events {
+		if c.merged {
+			// The merged id is the client's own (see mergedID); holding
+			// c.writing makes this goroutine its writer for now.
+			b = append(b, c.mergedID(e)...)
+		}
+		b = append(b, e.frame(c.req.Format, c.merged)...)
+		d.events[i] = nil
+	}
+	if dropped > 0 {
+		h.dropped.Add(uint64(dropped))
+		b = appendGap(b, dropped, "")
+	}
+	if c.heartbeat.Swap(false) {
+		b = append(b, heartbeatFrame...)
+	}
+	data := len(b) - chunkRoom
+	if data == 0 {
+		d.buf = b
+		c.release(nil, nil)
+		return
+	}
+	var hdr [chunkRoom]byte
+	size := strconv.AppendInt(hdr[:0], int64(data), 16)
+	size = append(size, '\r', '\n')
+	start := chunkRoom - len(size)
+	copy(b[start:], size)
+	b = append(b, '\r', '\n')
+	d.buf = b
+	out := b[start:]
+
+	n, err := writeNow(c.conn, out)
+	h.sentB.Add(uint64(data))
+	h.sent.Add(uint64(len(d.events)))
+	var rest []byte
+	if err == nil && n < len(out) {
+		rest = out[n:]
+	}
+	c.release(rest, err)
+	if !oldest.IsZero() && n == len(out) {
+		h.opts.Observer.Delivered(time.Since(oldest))
+	}
+}
+
+// writeNow is one non-blocking write(2): it takes what the socket buffer
+// can hold and never waits for room.
+func writeNow(conn directConn, b []byte) (int, error) {
+	var n int
+	var werr error
+	err := conn.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if !errors.Is(werr, syscall.EINTR) {
+				return true
+			}
+		}
+	})
+	if errors.Is(werr, syscall.EAGAIN) {
+		return 0, nil
+	}
+	if n < 0 {
+		n = 0
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// release gives the connection back after a direct write: what the socket
+// did not take, or the error, is left to the client's goroutine.
+func (c *client) release(rest []byte, err error) {
+	c.mu.Lock()
+	c.writing = false
+	if len(rest) > 0 {
+		c.pending = append(c.pending[:0], rest...)
+	}
+	if err != nil {
+		c.failed = err
+	}
+	wake := len(c.pending) > 0 || c.failed != nil
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if wake {
+		c.wake()
+	}
+}
+
+// acquire makes the client's goroutine the connection's writer, waiting for
+// a direct write in progress (it never blocks: it only takes what the socket
+// holds). It returns the bytes a direct write left and its error.
+func (c *client) acquire() ([]byte, error) {
+	c.mu.Lock()
+	for c.writing {
+		c.waiting = true
+		c.cond.Wait()
+	}
+	c.waiting = false
+	c.writing = true
+	rest := c.pending
+	c.pending = nil
+	err := c.failed
+	c.mu.Unlock()
+	return rest, err
+}
+
+// yield ends the goroutine's turn as the connection's writer.
+func (c *client) yield() {
+	c.mu.Lock()
+	c.writing = false
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// detach stops direct writes for good (the stream is ending), once any in
+// progress has finished.
+func (c *client) detach() {
+	c.mu.Lock()
+	for c.writing {
+		c.cond.Wait()
+	}
+	c.conn = nil
+	c.mu.Unlock()
+}
