@@ -206,8 +206,15 @@ func (s *Source) encode(lines []Line, number bool) []Event {
 		total += len(lines[i].Text) + 48
 	}
 	buf := make([]byte, 0, total)
-	spans := slices.Grow(s.spans[:0], len(lines))[:len(lines)]
-	s.spans = spans
+	var spans []frameSpan
+	if number {
+		// The producer's scratch. Lines read from the past are encoded
+		// by their reader's goroutine, which must not share it.
+		spans = slices.Grow(s.spans[:0], len(lines))[:len(lines)]
+		s.spans = spans
+	} else {
+		spans = make([]frameSpan, len(lines))
+	}
 	for i := range lines {
 		l := &lines[i]
 		e := &events[i]
