@@ -29,6 +29,9 @@ type Journal struct {
 	matches []string // after "--"
 	log     *zap.Logger
 
+	started     chan struct{} // closed once the first catch-up has ended
+	startCursor string        // written before started is closed
+
 	mu    sync.Mutex
 	state string
 	err   string
@@ -52,7 +55,20 @@ func New(opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Journal{opts: opts, sel: sel, matches: matches, log: opts.Logger, state: StateStarting}, nil
+	return &Journal{opts: opts, sel: sel, matches: matches, log: opts.Logger, state: StateStarting,
+		started: make(chan struct{})}, nil
+}
+
+// Started is closed once the first catch-up (the prefill, or the entries
+// after Options.After) has been delivered, or has failed: a journal that
+// cannot be read must not hold the agent's readiness back.
+func (j *Journal) Started() <-chan struct{} { return j.started }
+
+// StartCursor is the cursor of the last entry delivered by the first
+// catch-up ("" when there was none); valid once Started is closed.
+func (j *Journal) StartCursor() string {
+	<-j.started
+	return j.startCursor
 }
 
 // Status reports what the follower is doing and, in the error state, why.
@@ -89,6 +105,11 @@ func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
 	defer j.setState(StateStopped, nil)
 	cursor := j.opts.After
 	first := true
+	markStarted := sync.OnceFunc(func() {
+		j.startCursor = cursor
+		close(j.started)
+	})
+	defer markStarted()
 	backoff := j.opts.MinBackoff
 	for {
 		began := time.Now()
@@ -113,6 +134,7 @@ func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
 		if c != "" {
 			cursor = c
 		}
+		markStarted()
 		if err == nil && ctx.Err() == nil {
 			// Follow from the newest cursor (or from the start when
 			// nothing matched yet: every entry is then new). --no-tail,
