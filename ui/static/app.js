@@ -296,6 +296,7 @@
     const parts = [];
     const fs = fileSummary(s);
     if (fs) parts.push(fs);
+    if (s.kind === "journal" && s.state) parts.push(s.state);
     parts.push(s.clients + (s.clients === 1 ? " client" : " clients"));
     parts.push(Number(s.lines || 0).toLocaleString() + (s.kind === "metrics" ? " samples" : " lines"));
     return parts.join(" · ");
@@ -335,8 +336,7 @@
       const meta = document.createElement("div");
       meta.className = "meta";
       meta.textContent = metaText(s);
-      if (s.kind === "file" && (s.files || []).some((f) => f.state !== "following")) meta.classList.add("st-missing");
-      meta.title = (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+      markSourceMeta(meta, s);
       li.append(label, meta);
       ul.appendChild(li);
     }
@@ -346,14 +346,23 @@
     sel.value = currentMetric();
   }
 
+  // markSourceMeta flags a source with missing files or an unreadable
+  // journal, and says why in the tooltip.
+  function markSourceMeta(meta, s) {
+    const bad = (s.kind === "file" && (s.files || []).some((f) => f.state !== "following")) ||
+      (s.kind === "journal" && s.state === "error");
+    meta.classList.toggle("st-missing", bad);
+    meta.title = s.kind === "journal" ? (s.error || s.state || "") :
+      (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+  }
+
   function updateSourceMeta() {
     for (const li of $("source-list").children) {
       const s = catalog.find((x) => x.name === li.dataset.source);
       if (!s) continue;
       const meta = li.querySelector(".meta");
       meta.textContent = metaText(s);
-      meta.classList.toggle("st-missing", s.kind === "file" && (s.files || []).some((f) => f.state !== "following"));
-      meta.title = (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+      markSourceMeta(meta, s);
     }
   }
 
@@ -566,6 +575,16 @@
       s.className = "s";
       s.textContent = ev.source;
       div.appendChild(s);
+    }
+    if (ev.identifier || ev.unit) {
+      // A journal entry: who logged it, as journalctl shows it.
+      const j = document.createElement("span");
+      j.className = "j";
+      const who = ev.identifier || ev.unit;
+      j.textContent = who + (ev.pid ? "[" + ev.pid + "]" : "") + (ev.unit && ev.unit !== who ? " " + ev.unit : "");
+      j.title = (ev.unit ? "unit " + ev.unit + "\n" : "") + (ev.identifier ? "identifier " + ev.identifier + "\n" : "") +
+        (ev.priority != null ? "priority " + ev.priority : "");
+      div.appendChild(j);
     }
     let line = String(ev.line == null ? "" : ev.line);
     if (line.includes("\x1b")) line = line.replace(ANSI, "");
