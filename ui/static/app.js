@@ -302,16 +302,20 @@
     return parts.join(" · ");
   }
 
+  // isLogSource: sources of lines (files and the journal), as opposed to
+  // metrics.
+  function isLogSource(s) { return s.kind === "file" || s.kind === "journal"; }
+
   function buildSourceList() {
     const ul = $("source-list");
     ul.textContent = "";
-    const files = catalog.filter((s) => s.kind === "file");
+    const files = catalog.filter(isLogSource);
     if (st.sources) st.sources = st.sources.filter((n) => files.some((s) => s.name === n));
     for (const s of catalog) {
       const li = document.createElement("li");
       li.dataset.source = s.name;
       const label = document.createElement("label");
-      if (s.kind === "file") {
+      if (isLogSource(s)) {
         const cb = document.createElement("input");
         cb.type = "checkbox";
         cb.value = s.name;
@@ -367,7 +371,7 @@
   }
 
   function selectedLogSources() {
-    const files = catalog.filter((s) => s.kind === "file").map((s) => s.name);
+    const files = catalog.filter(isLogSource).map((s) => s.name);
     return st.sources ? st.sources.filter((n) => files.includes(n)) : files;
   }
 
@@ -419,7 +423,7 @@
     if (!srcs.length) {
       disconnect();
       setConn("offline", catalog.length ? "no source selected" : "no log source");
-      pushItem({ kind: "note", text: catalog.some((s) => s.kind === "file") ? "Tick a source to follow it." : "No log source is configured." });
+      pushItem({ kind: "note", text: catalog.some(isLogSource) ? "Tick a source to follow it." : "No log source is configured." });
       return;
     }
     connect(logSpec);
