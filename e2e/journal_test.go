@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -279,4 +280,50 @@ func TestJournalUnreadableDoesNotHoldReady(t *testing.T) {
 	c := a.open("/stream/f?tail=0")
 	appendLines(t, dir+"/a.log", "file still works")
 	expectLines(t, c, "file still works")
+}
+
+// A reload that changes a journal source restarts its journalctl and goes
+// on after the last entry it held; SIGTERM stops journalctl with the agent.
+func TestJournalReloadAndShutdownStopTheChild(t *testing.T) {
+	jd := journaltest.Start(t)
+	a := startJournalAgent(t, jd, "")
+	c := a.open("/stream/j?tail=0&identifier=t")
+	logAll(t, jd, numberedLines("a", 0, 5))
+	expectLines(t, c, numberedLines("a", 0, 5)...)
+	var before []int
+	waitFor(t, "journalctl child", func() bool {
+		before = journaltest.Children(a.cmd.Process.Pid, "journalctl")
+		return len(before) == 1
+	})
+	cfg := "listen: 127.0.0.1:0\nsources:\n  - name: j\n    journal: {directory: " + jd.Dir + ", priority: debug}\n"
+	if err := os.WriteFile(a.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload", func() bool { return strings.Contains(a.logs.String(), `"reloaded"`) })
+	logAll(t, jd, numberedLines("b", 0, 5))
+	// The client stayed, and sees each entry once.
+	expectLines(t, c, numberedLines("b", 0, 5)...)
+	waitFor(t, "a new journalctl", func() bool {
+		kids := journaltest.Children(a.cmd.Process.Pid, "journalctl")
+		return len(kids) == 1 && kids[0] != before[0]
+	})
+	kids := journaltest.Children(a.cmd.Process.Pid, "journalctl")
+	if err := syscall.Kill(before[0], 0); err == nil {
+		t.Errorf("the journalctl of the old config (pid %d) still runs", before[0])
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no exit within 5s of SIGTERM")
+	}
+	if err := syscall.Kill(kids[0], 0); err == nil {
+		t.Errorf("journalctl (pid %d) outlived the agent", kids[0])
+	}
 }
