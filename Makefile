@@ -21,7 +21,7 @@ run:
 check: deps lint test test-package
 
 deps:
-	bash scripts/deps.sh lintian:lintian rpm:rpm systemd-analyze:systemd man:man-db chromium:chromium
+	bash scripts/deps.sh lintian:lintian rpm:rpm systemd-analyze:systemd journalctl:systemd /lib/systemd/systemd-journald:systemd man:man-db chromium:chromium
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -44,7 +44,7 @@ bench: build
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
 FUZZ_TARGETS := stream:FuzzAppendSafe stream:FuzzDetectLevel stream:FuzzParseRequest agent:FuzzParseConfig \
-	follow:FuzzReader hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
+	follow:FuzzReader journal:FuzzParseEntry hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
 	history:FuzzParseTime history:FuzzFinder
 fuzz:
 	for t in $(FUZZ_TARGETS); do \

@@ -61,8 +61,8 @@ func (c *Config) validateJournal(name, k string, j *JournalConfig) []Problem {
 const cursorPrefix = "c"
 
 // startJournal launches the producer of a journal source; a.mu held. The
-// source is started at once: a journal that cannot be read shows its
-// error in /api/sources and never holds /readyz back.
+// source counts as started once its prefill is in: a journal that cannot be
+// read shows its error in /api/sources and never holds /readyz back.
 func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, cfg *Config, log *zap.Logger) error {
 	src := a.hub.Source(s.Name, stream.KindJournal)
 	// A producer started again (reload) goes on after what its source
@@ -88,7 +88,18 @@ func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, c
 	}
 	p.journal = j
 	src.SetPast(journalPast{j, cfg.Stream.MaxLineBytes})
-	close(p.started)
+	p.wg.Go(func() {
+		// Started once the prefill is in the replay buffer (so tail= sees
+		// it), or once the journal turned out unreadable.
+		select {
+		case <-j.Started():
+			if c := j.StartCursor(); c != "" {
+				src.SetStartKey(append([]byte(cursorPrefix), c...))
+			}
+			close(p.started)
+		case <-ctx.Done():
+		}
+	})
 	maxLine := cfg.Stream.MaxLineBytes
 	p.wg.Go(func() {
 		// One goroutine from journalctl's pipe to the commit: the entries

@@ -29,9 +29,33 @@ type Journal struct {
 	matches []string // after "--"
 	log     *zap.Logger
 
-	mu    sync.Mutex
-	state string
-	err   string
+	started     chan struct{} // closed once the first catch-up has ended
+	startCursor string        // written before started is closed
+
+	mu     sync.Mutex
+	state  string
+	err    string
+	logged map[string]bool // messages already logged at warn: repeats go to debug
+}
+
+// warn logs msg at warn level the first time it is seen with that text,
+// and at debug after: a journal that stays unreadable is retried every few
+// seconds, and its log should say so once, not every time.
+func (j *Journal) warn(msg, detail string, fields ...zap.Field) {
+	j.mu.Lock()
+	seen := j.logged[msg+"\x00"+detail]
+	if !seen {
+		if len(j.logged) > 64 {
+			clear(j.logged)
+		}
+		j.logged[msg+"\x00"+detail] = true
+	}
+	j.mu.Unlock()
+	if seen {
+		j.log.Debug(msg, fields...)
+	} else {
+		j.log.Warn(msg, fields...)
+	}
 }
 
 // The states Status reports.
@@ -52,7 +76,20 @@ func New(opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Journal{opts: opts, sel: sel, matches: matches, log: opts.Logger, state: StateStarting}, nil
+	return &Journal{opts: opts, sel: sel, matches: matches, log: opts.Logger, state: StateStarting,
+		started: make(chan struct{}), logged: make(map[string]bool)}, nil
+}
+
+// Started is closed once the first catch-up (the prefill, or the entries
+// after Options.After) has been delivered, or has failed: a journal that
+// cannot be read must not hold the agent's readiness back.
+func (j *Journal) Started() <-chan struct{} { return j.started }
+
+// StartCursor is the cursor of the last entry delivered by the first
+// catch-up ("" when there was none); valid once Started is closed.
+func (j *Journal) StartCursor() string {
+	<-j.started
+	return j.startCursor
 }
 
 // Status reports what the follower is doing and, in the error state, why.
@@ -89,6 +126,11 @@ func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
 	defer j.setState(StateStopped, nil)
 	cursor := j.opts.After
 	first := true
+	markStarted := sync.OnceFunc(func() {
+		j.startCursor = cursor
+		close(j.started)
+	})
+	defer markStarted()
 	backoff := j.opts.MinBackoff
 	for {
 		began := time.Now()
@@ -113,6 +155,7 @@ func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
 		if c != "" {
 			cursor = c
 		}
+		markStarted()
 		if err == nil && ctx.Err() == nil {
 			// Follow from the newest cursor (or from the start when
 			// nothing matched yet: every entry is then new). --no-tail,
@@ -142,7 +185,7 @@ func (j *Journal) Run(ctx context.Context, emit func([]Entry) error) error {
 		if delivered > 0 || time.Since(began) > healthyRun {
 			backoff = j.opts.MinBackoff
 		}
-		j.log.Warn("journalctl stopped; starting it again", zap.Error(err), zap.Duration("after", backoff))
+		j.warn("journalctl stopped; starting it again", err.Error(), zap.Error(err), zap.Duration("after", backoff))
 		// Jitter: half to all of the backoff, so that agents restarted
 		// together do not restart their children in step.
 		wait := backoff/2 + rand.N(backoff/2+1)
@@ -177,7 +220,7 @@ func (j *Journal) read(ctx context.Context, args []string, drop string, skip int
 	cmd := exec.CommandContext(ctx, j.opts.Journalctl, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 2 * time.Second
-	stderr := &stderrLog{log: j.log}
+	stderr := &stderrLog{j: j}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -326,7 +369,7 @@ func (j *Journal) ReadPast(ctx context.Context, after, through string, emit func
 // stderrLog writes journalctl's stderr to the agent's log, a line at a
 // time, and keeps the last line for the error journalctl exits with.
 type stderrLog struct {
-	log     *zap.Logger
+	j       *Journal
 	mu      sync.Mutex
 	partial []byte
 	lastMsg string
@@ -356,7 +399,7 @@ func (s *stderrLog) Write(p []byte) (int, error) {
 			line = line[:512]
 		}
 		s.lastMsg = line
-		s.log.Warn("journalctl says", zap.String("stderr", line))
+		s.j.warn("journalctl says", line, zap.String("stderr", line))
 	}
 	return len(p), nil
 }

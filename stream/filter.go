@@ -220,10 +220,10 @@ func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 		name string
 		dst  *[]string
 	}{{"unit", &f.Units}, {"identifier", &f.Identifiers}} {
-		s := v.Get(p.name)
-		if s == "" {
+		if !v.Has(p.name) {
 			continue
 		}
+		s := v.Get(p.name)
 		vals, err := splitNames(s, p.name)
 		if err != nil {
 			return nil, err

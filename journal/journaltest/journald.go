@@ -263,3 +263,19 @@ func Children(pid int, comm string) []int {
 	}
 	return out
 }
+
+// WaitLast waits until the newest entry of the journal has this message.
+func (j *Journald) WaitLast(t testing.TB, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		out, _ := exec.Command("journalctl", "--directory="+j.Dir, "--output=json", "--lines=1", "--no-pager").Output()
+		if e, err := journal.ParseEntry(bytes.TrimSpace(out)); err == nil && string(e.Message) == msg {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("newest entry is not %q within 120s", msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

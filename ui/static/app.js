@@ -311,21 +311,26 @@
     const parts = [];
     const fs = fileSummary(s);
     if (fs) parts.push(fs);
+    if (s.kind === "journal" && s.state) parts.push(s.state);
     parts.push(s.clients + (s.clients === 1 ? " client" : " clients"));
     parts.push(Number(s.lines || 0).toLocaleString() + (s.kind === "metrics" ? " samples" : " lines"));
     return parts.join(" · ");
   }
 
+  // isLogSource: sources of lines (files and the journal), as opposed to
+  // metrics.
+  function isLogSource(s) { return s.kind === "file" || s.kind === "journal"; }
+
   function buildSourceList() {
     const ul = $("source-list");
     ul.textContent = "";
-    const files = catalog.filter((s) => s.kind === "file");
+    const files = catalog.filter(isLogSource);
     if (st.sources) st.sources = st.sources.filter((n) => files.some((s) => s.name === n));
     for (const s of catalog) {
       const li = document.createElement("li");
       li.dataset.source = s.name;
       const label = document.createElement("label");
-      if (s.kind === "file") {
+      if (isLogSource(s)) {
         const cb = document.createElement("input");
         cb.type = "checkbox";
         cb.value = s.name;
@@ -350,8 +355,7 @@
       const meta = document.createElement("div");
       meta.className = "meta";
       meta.textContent = metaText(s);
-      if (s.kind === "file" && (s.files || []).some((f) => f.state !== "following")) meta.classList.add("st-missing");
-      meta.title = (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+      markSourceMeta(meta, s);
       li.append(label, meta);
       ul.appendChild(li);
     }
@@ -361,19 +365,28 @@
     sel.value = currentMetric();
   }
 
+  // markSourceMeta flags a source with missing files or an unreadable
+  // journal, and says why in the tooltip.
+  function markSourceMeta(meta, s) {
+    const bad = (s.kind === "file" && (s.files || []).some((f) => f.state !== "following")) ||
+      (s.kind === "journal" && s.state === "error");
+    meta.classList.toggle("st-missing", bad);
+    meta.title = s.kind === "journal" ? (s.error || s.state || "") :
+      (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+  }
+
   function updateSourceMeta() {
     for (const li of $("source-list").children) {
       const s = catalog.find((x) => x.name === li.dataset.source);
       if (!s) continue;
       const meta = li.querySelector(".meta");
       meta.textContent = metaText(s);
-      meta.classList.toggle("st-missing", s.kind === "file" && (s.files || []).some((f) => f.state !== "following"));
-      meta.title = (s.files || []).map((f) => f.path + ": " + f.state + (f.error ? " (" + f.error + ")" : "")).join("\n");
+      markSourceMeta(meta, s);
     }
   }
 
   function selectedLogSources() {
-    const files = catalog.filter((s) => s.kind === "file").map((s) => s.name);
+    const files = catalog.filter(isLogSource).map((s) => s.name);
     return st.sources ? st.sources.filter((n) => files.includes(n)) : files;
   }
 
@@ -447,7 +460,7 @@
     if (!srcs.length) {
       disconnect();
       setConn("offline", catalog.length ? "no source selected" : "no log source");
-      pushItem({ kind: "note", text: catalog.some((s) => s.kind === "file") ? "Tick a source to follow it." : "No log source is configured." });
+      pushItem({ kind: "note", text: catalog.some(isLogSource) ? "Tick a source to follow it." : "No log source is configured." });
       return;
     }
     connect(logSpec);
@@ -573,6 +586,16 @@
       s.className = "s";
       s.textContent = ev.source;
       div.appendChild(s);
+    }
+    if (ev.identifier || ev.unit) {
+      // A journal entry: who logged it, as journalctl shows it.
+      const j = document.createElement("span");
+      j.className = "j";
+      const who = ev.identifier || ev.unit;
+      j.textContent = who + (ev.pid ? "[" + ev.pid + "]" : "") + (ev.unit && ev.unit !== who ? " " + ev.unit : "");
+      j.title = (ev.unit ? "unit " + ev.unit + "\n" : "") + (ev.identifier ? "identifier " + ev.identifier + "\n" : "") +
+        (ev.priority != null ? "priority " + ev.priority : "");
+      div.appendChild(j);
     }
     let line = String(ev.line == null ? "" : ev.line);
     if (line.includes("\x1b")) line = line.replace(ANSI, "");
