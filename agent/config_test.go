@@ -2,8 +2,6 @@ package agent
 
 import (
 	"errors"
-	"os/exec"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -50,13 +48,6 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	if c.Stream.ReplayLines != 10000 || c.Stream.MaxLineBytes != 65536 || c.Stream.ClientBuffer != 1024 {
 		t.Fatalf("stream defaults: %+v", c.Stream)
-	}
-	// A journal source for the whole system journal, where journalctl is.
-	_, err := exec.LookPath("journalctl")
-	hasJournal := len(c.Sources) == 3 && c.Sources[2].Name == "journal" && c.Sources[2].Journal != nil &&
-		reflect.DeepEqual(*c.Sources[2].Journal, JournalConfig{})
-	if (err == nil) != hasJournal {
-		t.Fatalf("journalctl found: %v; sources %+v", err == nil, c.Sources)
 	}
 }
 
