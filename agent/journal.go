@@ -159,18 +159,33 @@ type journalPast struct {
 
 var _ stream.Past = journalPast{}
 
-// ReadPast implements stream.Past for After/Through keys; a key that is
-// not a cursor of ours reads nothing and reports a gap.
+// ReadPast implements stream.Past: resumes after a cursor, and windows
+// by time or the last Tail entries. A key that is not a cursor of ours reads
+// nothing and reports a gap.
 func (p journalPast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(stream.PastItem) error) error {
-	after, ok := cursorOf(q.After)
-	if !ok {
-		return emit(stream.PastItem{Missed: -1})
+	var jq journal.Query
+	if q.After != nil {
+		after, ok := cursorOf(q.After)
+		if !ok {
+			return emit(stream.PastItem{Missed: -1})
+		}
+		jq.After = after
 	}
-	through, _ := cursorOf(q.Through)
-	return p.j.ReadPast(ctx, after, through, func(missed bool, es []journal.Entry) error {
+	jq.Through, _ = cursorOf(q.Through)
+	jq.Since, jq.Until, jq.Tail = q.Since, q.Until, q.Tail
+	return p.j.ReadPast(ctx, jq, func(missed bool, es []journal.Entry) error {
 		it := stream.PastItem{Lines: journalLines(es, p.maxLine)}
 		if missed {
 			it.Missed = -1
+		}
+		if q.Match != nil {
+			kept := it.Lines[:0]
+			for i := range it.Lines {
+				if q.Match(&it.Lines[i]) {
+					kept = append(kept, it.Lines[i])
+				}
+			}
+			it.Lines = kept
 		}
 		return emit(it)
 	})

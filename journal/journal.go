@@ -318,30 +318,52 @@ func (j *Journal) read(ctx context.Context, args []string, drop string, skip int
 	return delivered, cursor, nil
 }
 
-// ReadPast reads the entries after the one with cursor after, oldest
-// first, up to and including the one with cursor through (or to the end of
-// the journal when through is "" or not met). missed is true on the first
-// call when after's entry is no longer in the journal (vacuumed): the
-// entries then start at the oldest that remains.
-func (j *Journal) ReadPast(ctx context.Context, after, through string, emit func(missed bool, entries []Entry) error) error {
-	if !validCursor(after) {
-		return fmt.Errorf("%q is not a journal cursor", after)
+// Query says which past entries ReadPast reads.
+type Query struct {
+	// After resumes right after the entry with this cursor; "": from Since,
+	// or the last Tail entries, or the start of the journal.
+	After string
+	// Through stops after the entry with this cursor ("" or not met: at
+	// the end of the journal).
+	Through string
+	Since   time.Time // entries at or after this time; zero: unbounded
+	Until   time.Time // entries at or before this time; zero: unbounded
+	Tail    int       // > 0 with After "" and Since zero: only the last Tail entries
+}
+
+// ReadPast reads past entries, oldest first, without following. missed is
+// true on the first call when After's entry is no longer in the journal
+// (vacuumed): the entries then start at the oldest that remains.
+func (j *Journal) ReadPast(ctx context.Context, q Query, emit func(missed bool, entries []Entry) error) error {
+	var run []string
+	switch {
+	case q.After != "":
+		if !validCursor(q.After) {
+			return fmt.Errorf("%q is not a journal cursor", q.After)
+		}
+		run = append(run, "--cursor="+q.After)
+	case !q.Since.IsZero():
+		run = append(run, "--since="+journalTime(q.Since))
+	case q.Tail > 0:
+		run = append(run, fmt.Sprintf("--lines=%d", q.Tail))
 	}
-	var err error
+	if !q.Until.IsZero() {
+		run = append(run, "--until="+journalTime(q.Until))
+	}
 	first := true
-	_, _, err = j.read(ctx, j.args("--cursor="+after), "", 0, func(es []Entry) error {
+	_, _, err := j.read(ctx, j.args(run...), "", 0, func(es []Entry) error {
 		missed := false
-		if first {
-			first = false
-			if es[0].Cursor == after {
+		if first && q.After != "" {
+			if es[0].Cursor == q.After {
 				es = es[1:]
 			} else {
 				missed = true
 			}
 		}
+		first = false
 		stop := false
 		for i := range es {
-			if es[i].Cursor == through {
+			if q.Through != "" && es[i].Cursor == q.Through {
 				es, stop = es[:i+1], true
 				break
 			}
@@ -364,6 +386,13 @@ func (j *Journal) ReadPast(ctx context.Context, after, through string, emit func
 		return ee.err
 	}
 	return err
+}
+
+// journalTime writes a time the way journalctl's --since and --until read
+// it exactly: "@" and seconds since the epoch, with microseconds.
+func journalTime(t time.Time) string {
+	us := t.UnixMicro()
+	return fmt.Sprintf("@%d.%06d", us/1e6, us%1e6)
 }
 
 // stderrLog writes journalctl's stderr to the agent's log, a line at a

@@ -131,7 +131,7 @@ func TestResumeAfterAndReadPast(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	err = j.ReadPast(context.Background(), m1.Cursor, m3.Cursor, func(missed bool, es []journal.Entry) error {
+	err = j.ReadPast(context.Background(), journal.Query{After: m1.Cursor, Through: m3.Cursor}, func(missed bool, es []journal.Entry) error {
 		if missed {
 			t.Error("missed on a cursor still there")
 		}
@@ -142,6 +142,28 @@ func TestResumeAfterAndReadPast(t *testing.T) {
 	})
 	if err != nil || fmt.Sprint(got) != "[m-2 m-3]" {
 		t.Fatalf("ReadPast: %v %v", got, err)
+	}
+
+	// A time window: m-1 to m-3 by their own timestamps, and the last 2.
+	got = nil
+	err = j.ReadPast(context.Background(), journal.Query{Since: m1.Time, Until: m3.Time}, func(_ bool, es []journal.Entry) error {
+		for _, e := range es {
+			got = append(got, string(e.Message))
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[m-1 m-2 m-3]" {
+		t.Fatalf("since/until: %v %v", got, err)
+	}
+	got = nil
+	err = j.ReadPast(context.Background(), journal.Query{Tail: 2}, func(_ bool, es []journal.Entry) error {
+		for _, e := range es {
+			got = append(got, string(e.Message))
+		}
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[m-3 m-4]" {
+		t.Fatalf("tail: %v %v", got, err)
 	}
 
 	// Resume a follower after m-3.
@@ -159,7 +181,7 @@ func TestResumeAfterAndReadPast(t *testing.T) {
 	jd.Vacuum(t)
 	got = nil
 	var missed []bool
-	err = j.ReadPast(context.Background(), m1.Cursor, "", func(m bool, es []journal.Entry) error {
+	err = j.ReadPast(context.Background(), journal.Query{After: m1.Cursor}, func(m bool, es []journal.Entry) error {
 		missed = append(missed, m)
 		for _, e := range es {
 			got = append(got, string(e.Message))
