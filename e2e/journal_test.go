@@ -327,3 +327,31 @@ func TestJournalReloadAndShutdownStopTheChild(t *testing.T) {
 		t.Errorf("journalctl (pid %d) outlived the agent", kids[0])
 	}
 }
+
+// TestJournalHistoryWindows reads the journal's past through the stream's
+// history parameters: a since=/until= window is exactly its entries and
+// ends, and tail= beyond the replay buffer reads the rest from the journal.
+func TestJournalHistoryWindows(t *testing.T) {
+	jd := journaltest.Start(t)
+	logAll(t, jd, numberedLines("early", 0, 5))
+	jd.WaitMessage(t, "early-4")
+	time.Sleep(1100 * time.Millisecond) // journal times are in µs; keep the windows apart
+	mid := time.Now()
+	logAll(t, jd, numberedLines("late", 0, 5))
+	jd.WaitMessage(t, "late-4")
+	time.Sleep(1100 * time.Millisecond)
+	end := time.Now()
+	a := startJournalAgent(t, jd, "stream: {replay_lines: 2}\n")
+
+	q := "since=" + mid.UTC().Format(time.RFC3339Nano) + "&until=" + end.UTC().Format(time.RFC3339Nano)
+	c := a.open("/stream/j?identifier=t&" + strings.ReplaceAll(q, "+", "%2B"))
+	expectLines(t, c, numberedLines("late", 0, 5)...)
+	if !c.ended(5 * time.Second) {
+		t.Fatal("the window's response did not end")
+	}
+
+	c = a.open("/stream/j?identifier=t&tail=8")
+	expectLines(t, c, append(numberedLines("early", 2, 5), numberedLines("late", 0, 5)...)...)
+	jd.Log(t, "t", 6, "live")
+	expectLines(t, c, "live")
+}
