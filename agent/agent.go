@@ -38,6 +38,7 @@ type Agent struct {
 	running map[string]*producer
 	ctx     context.Context
 	started atomic.Bool // every source of the first config has started
+	up      uplink      // the fleet publishers (agent/fleet.go)
 
 	// Hooks for the service manager (systemd), all optional.
 	OnReady  func()
@@ -166,6 +167,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
+	if a.cfg.Fleet != nil {
+		// Stops with the streams: intake first (stopAll), then publishers.
+		g.Go(func() error { return a.runFleet(gctx, a.cfg) })
+	}
 	if pprofLn != nil {
 		a.servePprof(gctx, g, pprofLn)
 	}

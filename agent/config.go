@@ -29,6 +29,7 @@ type Config struct {
 	TLS      TLSConfig      `yaml:"tls"`
 	CORS     CORSConfig     `yaml:"cors"`
 	Pprof    string         `yaml:"pprof"` // loopback address for net/http/pprof; "" is off
+	Fleet    *FleetConfig   `yaml:"fleet"` // publishing to NATS JetStream (agent/fleet.go); nil: off
 
 	root *yaml.Node // for the line numbers of validation errors
 }
@@ -41,6 +42,7 @@ type SourceConfig struct {
 	Exclude []string       `yaml:"exclude"`
 	Engine  string         `yaml:"engine"` // "", "native" or "poll"
 	Metrics *MetricsConfig `yaml:"metrics"`
+	Publish bool           `yaml:"publish"` // send the source's lines to the fleet (agent/fleet.go)
 }
 
 // MetricsConfig configures a host metrics source.
@@ -89,6 +91,7 @@ type TokenConfig struct {
 	TokenSHA256 string   `yaml:"token_sha256"`
 	TokenFile   string   `yaml:"token_file"`
 	Sources     []string `yaml:"sources"`
+	Hosts       []string `yaml:"hosts"` // the fleet hub only: host globs the token may read
 }
 
 // TLSConfig names the certificate and key; both empty means plain HTTP.
@@ -346,6 +349,7 @@ func (c *Config) validate(name string) []Problem {
 		add("tls", "cert and key go together")
 	}
 	probs = append(probs, c.validateAuth(name, seen)...)
+	probs = append(probs, c.validateFleet(name)...)
 	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !isLoopback(c.Listen) {
 		add("listen", "%s is reachable beyond this machine, and there is no auth and no tls: "+
 			"add auth.tokens or tls, listen on 127.0.0.1, or set insecure: true to accept the risk", c.Listen)

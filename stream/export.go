@@ -31,3 +31,11 @@ func HeartbeatFrame() []byte { return heartbeatFrame }
 // LastID returns the id of the source's newest event, or, before its first
 // one, the id just below it: a Tap from there misses nothing.
 func (s *Source) LastID() uint64 { return s.lastID.Load() }
+
+// Lookup returns the source of that name, or nil; unlike Source it never
+// creates or replaces one.
+func (h *Hub) Lookup(name string) *Source {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sources[name]
+}
