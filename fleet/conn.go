@@ -130,9 +130,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 }
 
 // NewJetStream returns the JetStream context the publisher and the hub
-// use: acknowledgements that do not come within a few seconds count as
+// use: acknowledgements that do not come within 2 s count as
 // failed, so that a publisher sends again rather than wait for ever.
 func NewJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	return jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second),
+	return jetstream.New(nc, jetstream.WithPublishAsyncTimeout(2*time.Second),
 		jetstream.WithPublishAsyncMaxPending(65536))
 }

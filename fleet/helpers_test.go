@@ -95,14 +95,16 @@ func connect(t *testing.T, urls ...string) (*nats.Conn, jetstream.JetStream) {
 
 func ensure(t *testing.T, js jetstream.JetStream, o StreamOptions) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	deadline := time.Now().Add(60 * time.Second)
 	for {
+		// A cluster answers only once it has elected its meta leader.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := EnsureStream(ctx, js, o)
+		cancel()
 		if err == nil {
 			return
 		}
-		if ctx.Err() != nil {
+		if time.Now().After(deadline) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)

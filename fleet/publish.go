@@ -28,11 +28,18 @@ type PublisherOptions struct {
 	// StatePath keeps the last acknowledged id across restarts (written to a
 	// temporary file, then renamed); "": in memory only.
 	StatePath string
-	Window    int // messages published and not yet acknowledged [64]
-	MaxLines  int // lines per message [128]
-	MaxBytes  int // body bytes per message [256 KiB]
-	Buffer    int // events the tap queues while the publisher is behind [16384]
-	Logger    *zap.Logger
+	// Window is how many messages may await their acknowledgement [1].
+	// One keeps a source's lines in order in the stream whatever fails:
+	// with more, a message lost in a leader change while the next one is
+	// stored puts the re-sent one after it, and the hub, which drops lines
+	// older than what it has shown of a source, skips it. Lines queued
+	// while a message is in flight go out together in the next one, so one
+	// is enough for thousands of lines per second per source.
+	Window   int
+	MaxLines int // lines per message [256]
+	MaxBytes int // body bytes per message [512 KiB]
+	Buffer   int // events the tap queues while the publisher is behind [16384]
+	Logger   *zap.Logger
 }
 
 // Publisher sends one source's lines to JetStream. It reads the agent's own
@@ -57,13 +64,13 @@ func NewPublisher(o PublisherOptions) *Publisher {
 		o.Prefix = "EDGETAIL"
 	}
 	if o.Window <= 0 {
-		o.Window = 64
+		o.Window = 1
 	}
 	if o.MaxLines <= 0 {
-		o.MaxLines = 128
+		o.MaxLines = 256
 	}
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = 256 << 10
+		o.MaxBytes = 512 << 10
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 16384

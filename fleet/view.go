@@ -114,7 +114,10 @@ func (v *view) start(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(v.handle, jetstream.PullMaxMessages(512))
+	// Heartbeats every 2s: a consumer whose server died is noticed and
+	// recreated on another one within seconds, not after the 30s default.
+	cc, err := cons.Consume(v.handle, jetstream.PullMaxMessages(512),
+		jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
 	if err != nil {
 		return err
 	}
