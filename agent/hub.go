@@ -275,7 +275,7 @@ func RunHub(ctx context.Context, cfg *HubConfig, log *zap.Logger, ln net.Listene
 	if cert != nil {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}}
 	}
-	log.Info("hub listening", zap.String("addr", ln.Addr().String()), zap.Strings("nats", cfg.Fleet.NATS))
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("nats", cfg.Fleet.NATS))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.Run(gctx) })
 	g.Go(func() error {
