@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 TAGS    := nomsgpack
 LDFLAGS := -s -w -X edgetail/agent.Version=$(VERSION) -X edgetail/agent.Commit=$(COMMIT)
 
-.PHONY: all build run check deps lint test test-package bench fuzz package clean
+.PHONY: all build run check deps lint test test-package bench bench-fleet fuzz package clean
 
 all: build
 
@@ -40,6 +40,12 @@ bench: build
 	bash scripts/deps.sh websocketd:websocketd
 	$(GO) test -run '^$$' -bench . -benchmem ./stream/ ./tailer/
 	$(GO) run ./bench -edgetail ./edgetail -out BENCHMARKS.md $(BENCHFLAGS)
+
+# The fleet benchmark: 4, 16 and 64 simulated agents x 100 lines/s into one
+# JetStream server (in process) and one hub process with 10 viewers, then one
+# agent at 1,000 lines/s with and without publishing (about 2 minutes).
+bench-fleet: build
+	$(GO) run -tags $(TAGS) ./bench/fleet -edgetail ./edgetail
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s

@@ -159,9 +159,11 @@ func (v *view) handle(m jetstream.Msg) {
 		return
 	}
 	seq := meta.Sequence.Stream
-	evs := v.decode(m, seq)
+	// Under the lock: the dedup table is the view's, and after a consumer
+	// reset the library may still be finishing a callback of the old one.
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	evs := v.decode(m, seq)
 	for _, e := range evs {
 		v.pushLocked(e)
 	}
@@ -175,7 +177,7 @@ func (v *view) handle(m jetstream.Msg) {
 	}
 }
 
-// decode turns one message into the view's events: the lines that pass
+// decode turns one message into the view's events (v.mu held): the lines that pass
 // the filters, or a gap marker. Lines at or before the view's floor (a
 // resume inside a message) and lines a re-send repeated are skipped.
 func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {

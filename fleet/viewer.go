@@ -67,6 +67,9 @@ func (w *viewer) end() {
 	w.wake()
 }
 
+// flushWindow is the least time between two writes to one viewer.
+const flushWindow = 5 * time.Millisecond
+
 // pump writes a viewer's stream until the client goes, the view ends, or
 // the hub closes: one select loop, a deadline per write, a flush per batch.
 func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head []byte, backlog []*hevent) string {
@@ -93,6 +96,8 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 	hb := time.NewTicker(h.opts.Heartbeat)
 	defer hb.Stop()
 	var batch []*hevent
+	var coalesce *time.Timer
+	last := time.Now()
 	for {
 		beat := false
 		select {
@@ -103,6 +108,25 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 		case <-hb.C:
 			beat = true
 		case <-w.notify:
+			// A viewer that wrote less than flushWindow ago waits out the
+			// rest, so that what arrives meanwhile goes in the same write:
+			// at fleet rates, a write per line per viewer is most of the
+			// hub's cost.
+			if wait := flushWindow - time.Since(last); wait > 0 {
+				if coalesce == nil {
+					coalesce = time.NewTimer(wait)
+					defer coalesce.Stop()
+				} else {
+					coalesce.Reset(wait)
+				}
+				select {
+				case <-done:
+					return "client went away"
+				case <-h.done:
+					return "hub stopping"
+				case <-coalesce.C:
+				}
+			}
 		}
 		var dropped int64
 		var ended bool
@@ -129,6 +153,7 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 			if err := rc.Flush(); err != nil {
 				return "write: " + err.Error()
 			}
+			last = time.Now()
 		}
 		if ended {
 			return "view ended"
