@@ -59,8 +59,9 @@ func (c *client) push(events []*Event) {
 		c.n++
 		added = true
 	}
+	wake := added || c.dropped > 0 // read under the lock: take resets it
 	c.mu.Unlock()
-	if added || c.dropped > 0 {
+	if wake {
 		c.wake()
 	}
 }
