@@ -276,6 +276,7 @@ func (a *Agent) Reload(cfg *Config) error {
 	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Stream, old.Stream) || !reflect.DeepEqual(cfg.Pipeline, old.Pipeline) {
 		a.log.Warn("listen, stream and pipeline settings change only on restart")
 	}
+	warnFleetReload(a.log, old, cfg)
 	if err := a.apply(cfg); err != nil {
 		return err
 	}

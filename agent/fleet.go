@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,5 +252,22 @@ func (a *Agent) writeFleetMetrics(w io.Writer) {
 		for _, s := range stats {
 			fmt.Fprintf(w, "%s{source=%q} %d\n", m.name, s.Source, m.val(s))
 		}
+	}
+}
+
+// warnFleetReload says when a reload changes what only a restart applies:
+// the fleet block and which sources are published.
+func warnFleetReload(log *zap.Logger, old, cfg *Config) {
+	published := func(c *Config) []string {
+		var out []string
+		for _, s := range c.Sources {
+			if s.Publish {
+				out = append(out, s.Name)
+			}
+		}
+		return out
+	}
+	if !reflect.DeepEqual(old.Fleet, cfg.Fleet) || !slices.Equal(published(old), published(cfg)) {
+		log.Warn("fleet settings and publish: flags change only on restart")
 	}
 }

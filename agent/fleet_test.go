@@ -155,6 +155,19 @@ auth:
 	} else {
 		resp.Body.Close()
 	}
+	// The UI: the page with its host picker, and its script.
+	for path, want := range map[string]string{"/": "f-pick", "/ui/fleet.js": "/api/hosts"} {
+		resp := get(path)
+		var b strings.Builder
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			b.WriteString(sc.Text())
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), want) {
+			t.Errorf("GET %s: %d, without %q", path, resp.StatusCode, want)
+		}
+	}
 	resp := get("/stream?tail=0&format=text")
 	defer resp.Body.Close()
 	f, _ := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
