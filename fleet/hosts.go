@@ -38,9 +38,8 @@ func (t *hostTable) start(ctx context.Context, js jetstream.JetStream, streamNam
 }
 
 func (t *hostTable) handle(m jetstream.Msg) {
-	h := m.Headers()
-	host, source := h.Get(hdrHost), h.Get(hdrSource)
-	if host == "" {
+	host, source, _, ok := namesOf(m)
+	if !ok || host == "" {
 		return
 	}
 	var ts time.Time

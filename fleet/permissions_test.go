@@ -3,10 +3,12 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // The NATS permissions README.md gives an agent and a hub are enough, and
@@ -42,6 +44,23 @@ func TestREADMEPermissionsAreEnough(t *testing.T) {
 	evs, _ := c.lines(1)
 	if fieldOf(evs[0].Data, "host") != "web-1.example" {
 		t.Fatalf("got %q", evs[0].Data)
+	}
+	// A message under its own subject that claims another host in its
+	// header is refused; the next real line still comes.
+	forged := nats.NewMsg("EDGETAIL.web-1%2Eexample.app.info")
+	forged.Header.Set(hdrHost, "db-1")
+	forged.Header.Set(hdrSource, "app")
+	forged.Data = []byte(`{"id":"999999999999999","line":"INFO forged"}`)
+	if _, err := ajs.PublishMsg(t.Context(), forged); err != nil {
+		t.Fatal(err)
+	}
+	c2 := hub.open("/stream?tail=10")
+	a.write("app", "INFO real")
+	for _, want := range []string{"INFO allowed", "INFO real"} {
+		evs, _ := c2.lines(1)
+		if !strings.HasSuffix(fieldOf(evs[0].Data, "line"), want) {
+			t.Fatalf("got %q, want %q", evs[0].Data, want)
+		}
 	}
 	waitFor(t, "host table", func() bool { return len(hub.hub.hosts.list(Access{})) == 1 })
 	// The hub cannot publish into the stream.

@@ -181,14 +181,15 @@ func (v *view) handle(m jetstream.Msg) {
 // the filters, or a gap marker. Lines at or before the view's floor (a
 // resume inside a message) and lines a re-send repeated are skipped.
 func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
-	h := m.Headers()
-	host, source := h.Get(hdrHost), h.Get(hdrSource)
+	host, source, level, ok := namesOf(m)
+	if !ok {
+		v.hub.badMessages.Add(1)
+		return nil
+	}
 	sp := &v.spec
 	if !matchAny(sp.hosts, host) || !matchAny(sp.grantH, host) || !matchAny(sp.sources, source) || !matchAny(sp.grantS, source) {
 		return nil
 	}
-	subj := m.Subject()
-	level := subj[strings.LastIndexByte(subj, '.')+1:]
 	v.hub.messages.Add(1)
 	if level == levelGap {
 		if !(pos{seq, whole}).after(v.floor) {
@@ -231,6 +232,20 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 		out = append(out, lineEvent(at, host, source, r, sp.format))
 	}
 	return out
+}
+
+// namesOf reads a message's host, source and level token. The names come
+// from the headers and must be what the subject says in mapped form: NATS
+// permissions can hold an agent to its own host's subjects, so a header
+// naming another host is refused rather than believed.
+func namesOf(m jetstream.Msg) (host, source, level string, ok bool) {
+	h := m.Headers()
+	host, source = h.Get(hdrHost), h.Get(hdrSource)
+	parts := strings.Split(m.Subject(), ".")
+	if len(parts) != 4 || parts[1] != token(host) || parts[2] != token(source) {
+		return "", "", "", false
+	}
+	return host, source, parts[3], true
 }
 
 // pushLocked adds an event to the ring; v.mu held.
