@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -337,5 +336,4 @@ func TestTokenMapping(t *testing.T) {
 	if p, ok := parseID("j12.3"); !ok || p != (pos{12, 3}) {
 		t.Errorf("j12.3 = %v", p)
 	}
-	_ = fmt.Sprint
 }

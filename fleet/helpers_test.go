@@ -164,8 +164,6 @@ func (a *testAgent) write(source string, texts ...string) {
 // waitAcked waits until a source's publisher has every line acknowledged.
 func (a *testAgent) waitAcked(source string) {
 	a.t.Helper()
-	want := a.srcs[source].Name()
-	_ = want
 	waitFor(a.t, "publisher of "+source+" acknowledged", func() bool {
 		st := a.hub.Stats()
 		for _, s := range st {

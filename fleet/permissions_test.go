@@ -32,7 +32,9 @@ func TestREADMEPermissionsAreEnough(t *testing.T) {
 	}}
 	ns.start()
 	t.Cleanup(ns.stop)
-	url := func(user, pass string) string { return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", user, pass, ns.opts.Port) }
+	url := func(user, pass string) string {
+		return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", user, pass, ns.opts.Port)
+	}
 
 	anc, ajs := connect(t, url("agent", "a"))
 	ensure(t, ajs, StreamOptions{})
