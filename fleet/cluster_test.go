@@ -63,8 +63,9 @@ func TestClusterLosesNothingWhenAServerDies(t *testing.T) {
 
 	const total, rate = 3000, 300
 	type arrival struct {
-		n  int
-		at time.Time
+		n   int
+		at  time.Time
+		gap string
 	}
 	got := make(chan arrival, total)
 	go func() {
@@ -72,13 +73,13 @@ func TestClusterLosesNothingWhenAServerDies(t *testing.T) {
 			select {
 			case ev := <-c.events:
 				if ev.Type == "gap" {
-					got <- arrival{-1, time.Now()}
+					got <- arrival{-1, time.Now(), ev.Data}
 					continue
 				}
 				var d struct{ Line string }
 				_ = json.Unmarshal([]byte(ev.Data), &d)
 				n, _ := strconv.Atoi(strings.Fields(d.Line)[2])
-				got <- arrival{n, time.Now()}
+				got <- arrival{n, time.Now(), ""}
 			case <-c.done:
 				return
 			}
@@ -116,7 +117,7 @@ func TestClusterLosesNothingWhenAServerDies(t *testing.T) {
 		select {
 		case ar := <-got:
 			if ar.n != want {
-				t.Fatalf("got line %d, want %d (lost, repeated or gap)", ar.n, want)
+				t.Fatalf("got line %d %s, want %d (lost, repeated or gap)", ar.n, ar.gap, want)
 			}
 			if want > 0 {
 				stall = max(stall, ar.at.Sub(last))

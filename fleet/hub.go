@@ -26,14 +26,18 @@ type HubOptions struct {
 	JS     jetstream.JetStream // required
 	Stream string              // [EDGETAIL]
 
-	Heartbeat       time.Duration // comment frame interval [15s]
-	Retry           time.Duration // the retry: hint [3s]
-	WriteTimeout    time.Duration // deadline of each write [10s]
-	ClientBuffer    int           // events queued per viewer before it is sent a gap [1024]
-	MaxClients      int           // streams in the whole hub [1000]
-	MaxClientsPerIP int           // streams per client address [32]
-	ReplayLines     int           // events a view keeps for viewers joining later [10000]
-	ReplayBytes     int           // bytes a view keeps [64 MiB]
+	Heartbeat    time.Duration // comment frame interval [15s]
+	Retry        time.Duration // the retry: hint [3s]
+	WriteTimeout time.Duration // deadline of each write [10s]
+	// ClientBuffer is how many events a viewer may fall behind before it is
+	// sent a gap [8192]: more than an agent's 1024, since one message
+	// brings up to 256 lines at once, and a publisher catching up after a
+	// stall sends many such messages back to back.
+	ClientBuffer    int
+	MaxClients      int // streams in the whole hub [1000]
+	MaxClientsPerIP int // streams per client address [32]
+	ReplayLines     int // events a view keeps for viewers joining later [10000]
+	ReplayBytes     int // bytes a view keeps [64 MiB]
 	// TailScan is how many of the newest messages a new view reads to
 	// find the last tail= lines [10000].
 	TailScan uint64
@@ -60,7 +64,7 @@ func (o *HubOptions) setDefaults() {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
-	def(&o.ClientBuffer, 1024)
+	def(&o.ClientBuffer, 8192)
 	def(&o.MaxClients, 1000)
 	def(&o.MaxClientsPerIP, 32)
 	def(&o.ReplayLines, 10000)

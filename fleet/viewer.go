@@ -45,6 +45,12 @@ func (w *viewer) push(evs []*hevent) {
 	w.wake()
 }
 
+func (w *viewer) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.q)
+}
+
 func (w *viewer) take(dst []*hevent) ([]*hevent, int64, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -112,7 +118,7 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 			// rest, so that what arrives meanwhile goes in the same write:
 			// at fleet rates, a write per line per viewer is most of the
 			// hub's cost.
-			if wait := flushWindow - time.Since(last); wait > 0 {
+			if wait := flushWindow - time.Since(last); wait > 0 && w.len() < w.max/4 {
 				if coalesce == nil {
 					coalesce = time.NewTimer(wait)
 					defer coalesce.Stop()
