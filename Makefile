@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 TAGS    := nomsgpack
 LDFLAGS := -s -w -X edgetail/agent.Version=$(VERSION) -X edgetail/agent.Commit=$(COMMIT)
 
-.PHONY: all build run check deps lint test test-package bench fuzz package clean
+.PHONY: all build run check deps lint test test-package bench bench-fleet fuzz package clean
 
 all: build
 
@@ -41,10 +41,17 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./stream/ ./tailer/
 	$(GO) run ./bench -edgetail ./edgetail -out BENCHMARKS.md $(BENCHFLAGS)
 
+# The fleet benchmark: 4, 16 and 64 simulated agents x 100 lines/s into one
+# JetStream server (in process) and one hub process with 10 viewers, then one
+# agent at 1,000 lines/s with and without publishing (about 2 minutes).
+bench-fleet: build
+	$(GO) run -tags $(TAGS) ./bench/fleet -edgetail ./edgetail
+
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
 FUZZ_TARGETS := stream:FuzzAppendSafe stream:FuzzDetectLevel stream:FuzzParseRequest agent:FuzzParseConfig \
-	follow:FuzzReader journal:FuzzParseEntry hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
+	follow:FuzzReader journal:FuzzParseEntry fleet:FuzzParseID fleet:FuzzDecodeLines \
+	hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
 	history:FuzzParseTime history:FuzzFinder
 fuzz:
 	for t in $(FUZZ_TARGETS); do \

@@ -42,6 +42,7 @@ type Agent struct {
 	running map[string]*producer
 	ctx     context.Context
 	started atomic.Bool // every source of the first config has started
+	up      uplink      // the fleet publishers (agent/fleet.go)
 
 	// Hooks for the service manager (systemd), all optional.
 	OnReady  func()
@@ -186,6 +187,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
+	if a.cfg.Fleet != nil {
+		// Stops with the streams: intake first (stopAll), then publishers.
+		g.Go(func() error { return a.runFleet(gctx, a.cfg) })
+	}
 	if pprofLn != nil {
 		a.servePprof(gctx, g, pprofLn)
 	}
@@ -294,6 +299,7 @@ func (a *Agent) Reload(cfg *Config) error {
 	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Stream, old.Stream) || !reflect.DeepEqual(cfg.Pipeline, old.Pipeline) {
 		a.log.Warn("listen, stream and pipeline settings change only on restart")
 	}
+	warnFleetReload(a.log, old, cfg)
 	if err := a.apply(cfg); err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return check(args[1:], stdout, stderr)
 		case "follow":
 			return Follow(args[1:], stdout, stderr)
+		case "hub":
+			return Hub(args[1:], stdout, stderr)
 		case "token":
 			return newToken(stdout, stderr)
 		case "help", "-h", "-help", "--help":
@@ -55,6 +57,8 @@ func usage(w io.Writer) {
   edgetail [flags] PATH_OR_GLOB...      quick mode: one source per argument (NAME=GLOB names it)
   edgetail check -config FILE           validate a config
   edgetail follow [flags] URL           print a stream, reconnecting and resuming
+  edgetail hub [-config FILE] [-listen ADDR] [-nats URL]
+                                        serve the fleet view from NATS JetStream
   edgetail token                        print a new random token and its config line
   edgetail version
 

@@ -39,6 +39,8 @@ type Config struct {
 	// X-Forwarded-For names the client for the per-IP cap and rate; none
 	// by default, and then the header is ignored.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Fleet publishes sources to NATS JetStream (agent/fleet.go); nil: off.
+	Fleet *FleetConfig `yaml:"fleet"`
 
 	root *yaml.Node // for the line numbers of validation errors
 }
@@ -52,6 +54,7 @@ type SourceConfig struct {
 	Engine  string         `yaml:"engine"` // "", "native" or "poll"
 	Metrics *MetricsConfig `yaml:"metrics"`
 	Journal *JournalConfig `yaml:"journal"`
+	Publish bool           `yaml:"publish"` // send the source's lines to the fleet (agent/fleet.go)
 }
 
 // JournalConfig selects entries of the systemd journal; the zero value is
@@ -115,6 +118,7 @@ type TokenConfig struct {
 	TokenSHA256 string   `yaml:"token_sha256"`
 	TokenFile   string   `yaml:"token_file"`
 	Sources     []string `yaml:"sources"`
+	Hosts       []string `yaml:"hosts"` // the fleet hub only: host globs the token may read
 }
 
 // TLSConfig names the certificate and key; both empty means plain HTTP.
@@ -427,6 +431,7 @@ func (c *Config) validate(name string) []Problem {
 		add("tls", "cert and key go together")
 	}
 	probs = append(probs, c.validateAuth(name, seen)...)
+	probs = append(probs, c.validateFleet(name)...)
 	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !isLoopback(c.Listen) {
 		add("listen", "%s is reachable beyond this machine, and there is no auth and no tls: "+
 			"add auth.tokens or tls, listen on 127.0.0.1, or set insecure: true to accept the risk", c.Listen)

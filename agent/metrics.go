@@ -58,6 +58,7 @@ func (a *Agent) metrics(c *gin.Context) {
 	c.Status(http.StatusOK)
 	a.tel.set.WritePrometheus(c.Writer)
 	a.writeSourceMetrics(c.Writer)
+	a.writeFleetMetrics(c.Writer)
 	vm.WriteProcessMetrics(c.Writer)
 }
 

@@ -79,8 +79,9 @@ func (c *client) push(events []*Event) bool {
 		added = true
 	}
 	direct := c.conn != nil && !c.writing && len(c.pending) == 0
+	wake := added || c.dropped > 0 // read under the lock: take resets it
 	c.mu.Unlock()
-	if !added && c.dropped == 0 {
+	if !wake {
 		return false
 	}
 	if direct {

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	natsOnce   sync.Once
+	natsBinary string
+	natsErr    error
+)
+
+// buildNATS builds nats-server from the version pinned in go.mod, once per
+// run: Debian's is too old for multi-subject consumer filters.
+func buildNATS(t *testing.T) string {
+	t.Helper()
+	natsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgetail-nats")
+		if err != nil {
+			natsErr = err
+			return
+		}
+		natsBinary = filepath.Join(dir, "nats-server")
+		cmd := exec.Command("go", "build", "-o", natsBinary, "github.com/nats-io/nats-server/v2")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			natsErr = fmt.Errorf("build nats-server: %v\n%s", err, out)
+		}
+	})
+	if natsErr != nil {
+		t.Fatal(natsErr)
+	}
+	return natsBinary
+}
+
+// startNATSServer runs a JetStream nats-server process on 127.0.0.1 and
+// stops it, by its PID, when the test ends.
+func startNATSServer(t *testing.T) string {
+	t.Helper()
+	bin := buildNATS(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir())
+	out := &logBuffer{}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.add(sc.Text())
+		}
+	}()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("nats-server log:\n%s", out)
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(t, "nats-server accepts connections", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return "nats://" + addr
+}
+
+// startHub runs `edgetail hub` and waits until it reaches NATS.
+func startHub(t *testing.T, natsURL string) *agent {
+	t.Helper()
+	cmd := exec.Command(binary, "hub", "-listen", "127.0.0.1:0", "-nats", natsURL)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	h := launch(t, cmd, "", nil)
+	waitFor(t, "hub ready", func() bool {
+		resp, err := http.Get(h.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return h
+}
+
+// Two agents publish to a real nats-server process; the hub's /stream,
+// read like curl -N reads it, gets the lines of both hosts.
+func TestFleetTwoAgentsOneHub(t *testing.T) {
+	natsURL := startNATSServer(t)
+	dir := t.TempDir()
+	var logs []string
+	for _, host := range []string{"web-1", "db-1"} {
+		path := filepath.Join(dir, host+".log")
+		os.WriteFile(path, nil, 0o644)
+		logs = append(logs, path)
+		start(t, fmt.Sprintf(`sources:
+  - name: app
+    files: [%s]
+    publish: true
+fleet:
+  nats: [%s]
+  host: %s
+`, path, natsURL, host))
+	}
+	hub := startHub(t, natsURL)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hub.url+"/stream?tail=0&format=text", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hub /stream: %s", resp.Status)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				lines <- d
+			}
+		}
+	}()
+	// Each host writes one line; both reach the hub. The time each took is
+	// reported, not asserted (speed is for benchmarks).
+	for i, host := range []string{"web-1", "db-1"} {
+		want := fmt.Sprintf("[%s/app] hello from %s", host, host)
+		written := time.Now()
+		appendLines(t, logs[i], "hello from "+host)
+		for got := false; !got; {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatal("hub stream ended")
+				}
+				got = l == want
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%q did not reach the hub", want)
+			}
+		}
+		t.Logf("%s: file write to hub stream in %v", host, time.Since(written).Round(time.Millisecond))
+	}
+	resp2, err := http.Get(hub.url + "/api/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(resp2.Body)
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+	}
+	if !strings.Contains(b.String(), `"host":"web-1"`) || !strings.Contains(b.String(), `"host":"db-1"`) {
+		t.Errorf("/api/hosts = %s", b.String())
+	}
+}

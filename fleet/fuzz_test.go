@@ -1,0 +1,53 @@
+package fleet
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"edgetail/stream"
+)
+
+// FuzzParseID: any Last-Event-ID either parses to a position that prints
+// back to the same id, or is refused; never a panic.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"j1", "j12.3", "j0", "j", "j1.", "j1.-1", "m5", "j18446744073709551615.2147483647", "j1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := parseID(s)
+		if !ok {
+			return
+		}
+		got := strings.TrimSuffix(strings.TrimPrefix(string(appendPosID(nil, p)), "id: "), "\n")
+		if p.seq == 0 {
+			t.Fatalf("%q parsed to sequence 0", s)
+		}
+		if q, ok := parseID(got); !ok || q != p {
+			t.Fatalf("%q -> %v -> %q -> %v", s, p, got, q)
+		}
+	})
+}
+
+// FuzzDecodeLines: whatever a message body holds, the hub's frames stay one
+// SSE event each: valid UTF-8, no CR or LF inside a field.
+func FuzzDecodeLines(f *testing.F) {
+	f.Add([]byte(`{"id":"1","time":"2026-12-01T10:00:00Z","level":"info","file":"/x","line":"hello"}`))
+	f.Add([]byte("{\"id\":\"2\",\"line\":\"a\\nb\\r\\u2028\"}\n{\"id\":\"3\",\"line\":\"\\u0000\"}"))
+	f.Add([]byte("not json\n{}"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		recs, _ := decodeLines(body)
+		for i := range recs {
+			for _, fm := range []stream.Format{stream.FormatJSON, stream.FormatText} {
+				e := lineEvent(pos{1, i}, "h\nx", "s", &recs[i], fm)
+				fr := string(e.frame)
+				if !utf8.ValidString(fr) {
+					t.Fatalf("invalid UTF-8 in %q", fr)
+				}
+				if !strings.HasSuffix(fr, "\n\n") || strings.Count(fr, "\n") != 3 || strings.Contains(fr, "\r") {
+					t.Fatalf("frame is not one event of two fields: %q", fr)
+				}
+			}
+		}
+	})
+}
