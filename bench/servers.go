@@ -43,6 +43,9 @@ const (
 func edgetailConfig(file string, replayLines int, pprof bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\nlog_level: info\n")
+	// A state directory of its own: the known-files table of another run
+	// would make this run's ids longer (they name every known file).
+	fmt.Fprintf(&b, "state_dir: %q\n", filepath.Join(filepath.Dir(file), "state"))
 	if pprof {
 		b.WriteString("pprof: 127.0.0.1:0\n")
 	}

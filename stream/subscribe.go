@@ -264,7 +264,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	case req.Window() || req.download:
 		q.Tail = req.Tail
 	case req.TailSet && req.Tail > 0:
-		if len(lastMatching(req, []*ring{s.ring}, req.Tail)) >= req.Tail {
+		if ringHolds(req, s.ring, req.Tail) {
 			return nil
 		}
 		q.Tail = req.Tail
@@ -396,7 +396,11 @@ func lastMatching(req *Request, rings []*ring, n int) []*Event {
 	if n <= 0 {
 		return nil
 	}
-	var out []*Event
+	size := 0
+	for _, r := range rings {
+		size += min(r.n, n)
+	}
+	out := make([]*Event, 0, size)
 	for _, r := range rings {
 		got := 0
 		for i := r.n - 1; i >= 0 && got < n; i-- {
@@ -417,6 +421,21 @@ func lastMatching(req *Request, rings []*ring, n int) []*Event {
 		out = out[len(out)-n:]
 	}
 	return out
+}
+
+// ringHolds reports whether the ring holds n matching events, without
+// collecting them.
+func ringHolds(req *Request, r *ring, n int) bool {
+	if r.n < n {
+		return false
+	}
+	got := 0
+	for i := r.n - 1; i >= 0 && got < n; i-- {
+		if req.Filter.Match(r.at(i)) {
+			got++
+		}
+	}
+	return got >= n
 }
 
 func sortByG(es []*Event) {
