@@ -2,7 +2,9 @@ package stream
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -31,16 +33,40 @@ type directWriter struct {
 	clients []*client // to write after the commit
 	buf     []byte
 	events  []*Event
+	peer    *directWriter // scratch of the goroutine that takes half of many clients
 }
+
+// splitAt is the number of clients from which a flush writes them from two
+// goroutines: each write(2) to a loopback peer costs the sender the
+// receiver's path too, and with a thousand viewers one goroutine alone
+// makes the last of them wait for the other 999 writes.
+const splitAt = 128
 
 // flush writes to each collected client what it has queued, or hands it to
 // the client's goroutine when a direct write is not possible now.
 func (d *directWriter) flush(h *Hub) {
-	for i, c := range d.clients {
-		d.write(h, c)
-		d.clients[i] = nil
+	cs := d.clients
+	if len(cs) >= splitAt && runtime.GOMAXPROCS(0) > 1 {
+		if d.peer == nil {
+			d.peer = &directWriter{}
+		}
+		half := len(cs) / 2
+		var wg sync.WaitGroup
+		wg.Go(func() { d.peer.writeAll(h, cs[half:]) })
+		d.writeAll(h, cs[:half])
+		wg.Wait()
+	} else {
+		d.writeAll(h, cs)
 	}
-	d.clients = d.clients[:0]
+	d.clients = cs[:0]
+}
+
+// writeAll writes each client and lets go of it.
+func (d *directWriter) writeAll(h *Hub, cs []*client) {
+	for i, c := range cs {
+		d.write(h, c)
+		cs[i] = nil
+	}
 	if cap(d.buf) > 4*writeChunk {
 		d.buf = nil
 	}
