@@ -194,18 +194,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if pprofLn != nil {
 		a.servePprof(gctx, g, pprofLn)
 	}
-	g.Go(func() error {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("serve: %w", err)
-	})
+	g.Go(func() error { return serveHTTP(srv, ln) })
 	g.Go(func() error {
 		a.waitStarted(gctx)
 		return nil
@@ -492,4 +481,18 @@ func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, ln net.Listen
 		<-ctx.Done()
 		return srv.Close()
 	})
+}
+
+// serveHTTP runs srv on ln, with TLS when it has a certificate, until Shutdown.
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	var err error
+	if srv.TLSConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serve: %w", err)
 }

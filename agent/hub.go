@@ -278,18 +278,7 @@ func RunHub(ctx context.Context, cfg *HubConfig, log *zap.Logger, ln net.Listene
 	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("nats", cfg.Fleet.NATS))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.Run(gctx) })
-	g.Go(func() error {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("serve: %w", err)
-	})
+	g.Go(func() error { return serveHTTP(srv, ln) })
 	g.Go(func() error {
 		<-gctx.Done()
 		srv.SetKeepAlivesEnabled(false)
