@@ -64,19 +64,7 @@ func (s *scanner) fill() {
 		s.end = copy(s.buf, s.buf[s.start:s.end])
 		s.start = 0
 	}
-	for s.end < len(s.buf) && !s.eof {
-		n, err := s.r.Read(s.buf[s.end:])
-		s.end += n
-		if err != nil {
-			s.eof = true
-			if err != io.EOF {
-				s.err = err
-			}
-		}
-		if n > 0 {
-			return
-		}
-	}
+	s.fill2(s.end)
 }
 
 // longLine handles a line longer than the buffer: its first max bytes are
