@@ -30,8 +30,11 @@ func setHeaders(h http.Header) {
 // Page writes the page with the given status. With auth on and no token,
 // the agent answers GET / with 401 and this same page: it holds no data, and
 // its token prompt is how a browser user gets in.
-func Page(w http.ResponseWriter, status int) {
-	b, err := fs.ReadFile(sub, "index.html")
+func Page(w http.ResponseWriter, status int) { writePage(w, "index.html", status) }
+
+// writePage writes one of the embedded HTML pages with the UI's headers.
+func writePage(w http.ResponseWriter, name string, status int) {
+	b, err := fs.ReadFile(sub, name)
 	if err != nil {
 		http.Error(w, "ui missing", http.StatusInternalServerError)
 		return
