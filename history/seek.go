@@ -84,29 +84,27 @@ func (p *prober) lastTime(lo, hi int64) (time.Time, bool) {
 // An offset where no time is found counts as "maybe in the window", so the
 // search errs towards reading more, never less.
 func (p *prober) seekAfter(lo, hi int64, since time.Time) int64 {
-	base := lo
-	for hi-lo > probeSize {
-		mid := lo + (hi-lo)/2
-		if t, ok := p.timeAt(mid, base, hi); ok && t.Before(since) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return p.bisect(lo, hi, func(t time.Time, ok bool) bool { return ok && t.Before(since) })
 }
 
 // seekPast returns an offset in [lo, hi] from which on every line is after
 // until, give or take probeSize: from it on, a read parses every line's time
 // and stops at the first one after until.
 func (p *prober) seekPast(lo, hi int64, until time.Time) int64 {
+	return p.bisect(lo, hi, func(t time.Time, ok bool) bool { return !ok || !t.After(until) })
+}
+
+// bisect narrows [lo, hi] to probeSize and returns lo: a probe whose time
+// (ok false when none was found) makes right say true moves lo up to it,
+// any other moves hi down.
+func (p *prober) bisect(lo, hi int64, right func(t time.Time, ok bool) bool) int64 {
 	base := lo
 	for hi-lo > probeSize {
 		mid := lo + (hi-lo)/2
-		if t, ok := p.timeAt(mid, base, hi); ok && t.After(until) {
-			hi = mid
-		} else {
+		if right(p.timeAt(mid, base, hi)) {
 			lo = mid
+		} else {
+			hi = mid
 		}
 	}
 	return lo
