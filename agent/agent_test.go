@@ -22,6 +22,30 @@ func TestMain(m *testing.M) {
 	)
 }
 
+// serveAgent runs an agent on cfg in-process on 127.0.0.1 until ctx is done,
+// and returns once it is ready: its URL, and where Serve's error arrives.
+func serveAgent(ctx context.Context, t *testing.T, cfg *Config) (*Agent, string, <-chan error) {
+	t.Helper()
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	a.OnReady = func() { close(ready) }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("agent stopped before it was ready: %v", err)
+	}
+	return a, "http://" + ln.Addr().String(), done
+}
+
 // The agent in-process: a line goes from a file to a stream, a reload keeps
 // the stream, and Serve returns with every goroutine it started stopped.
 func TestServeReloadStop(t *testing.T) {
@@ -33,21 +57,8 @@ func TestServeReloadStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	a.OnReady = func() { close(ready) }
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	<-ready
-	url := "http://" + ln.Addr().String()
+	a, url, done := serveAgent(ctx, t, cfg)
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -89,18 +89,9 @@ fleet:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	a.OnReady = func() { close(ready) }
-	aln, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	adone := make(chan error, 1)
-	go func() { adone <- a.Serve(ctx, aln) }()
-	<-ready
+	_, _, adone := serveAgent(ctx, t, cfg)
 
 	tok := "hub-secret"
 	sum := sha256.Sum256([]byte(tok))
@@ -184,7 +175,7 @@ auth:
 		}
 	}
 	cancel()
-	for _, c := range []chan error{adone, hdone} {
+	for _, c := range []<-chan error{adone, hdone} {
 		select {
 		case err := <-c:
 			if err != nil {
