@@ -30,7 +30,6 @@ type client struct {
 	// stream's taken-over connection may be written by producers.
 	conn    directConn
 	writing bool   // a writer holds the connection
-	waiting bool   // the client's goroutine waits for it
 	pending []byte // what a direct write left unwritten, chunk-framed
 	failed  error  // a direct write's error
 	cond    sync.Cond

@@ -183,10 +183,8 @@ func (c *client) release(rest []byte, err error) {
 func (c *client) acquire() ([]byte, error) {
 	c.mu.Lock()
 	for c.writing {
-		c.waiting = true
 		c.cond.Wait()
 	}
-	c.waiting = false
 	c.writing = true
 	rest := c.pending
 	c.pending = nil

@@ -457,15 +457,12 @@ func TestNoReplay(t *testing.T) {
 	}
 }
 
-// Ingest splits what it gathers into batches of at most BatchMaxLines and
+// Publish splits what it is given into batches of at most BatchMaxLines and
 // keeps every line, in order.
-func TestIngestBatches(t *testing.T) {
+func TestPublishBatches(t *testing.T) {
 	h := New(Options{BatchMaxLines: 7})
 	src := h.Source("app", KindFile)
-	in := make(chan []Line, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = src.Ingest(ctx, in); close(done) }()
+	ctx := context.Background()
 	n := 0
 	for _, size := range []int{1, 20, 3, 7, 15} {
 		ls := make([]Line, size)
@@ -473,11 +470,13 @@ func TestIngestBatches(t *testing.T) {
 			ls[i] = Line{Text: []byte(strconv.Itoa(n))}
 			n++
 		}
-		in <- ls
+		if err := src.Publish(ctx, ls); err != nil {
+			t.Fatal(err)
+		}
 	}
-	waitFor(t, func() bool { return src.lines.Load() == uint64(n) })
-	cancel()
-	<-done
+	if got := src.lines.Load(); got != uint64(n) {
+		t.Fatalf("%d lines committed, want %d", got, n)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := 0; i < src.ring.n; i++ {

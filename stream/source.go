@@ -96,41 +96,6 @@ func (g *group) project(e *Event) *Event {
 
 func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
 
-// Ingest feeds the source from in until ctx is done. Lines waiting in the
-// channel are gathered into batches of up to BatchMaxLines; an idle source
-// never waits for company, so a lone line goes out at once, and batches grow
-// only when lines arrive faster than they are sent.
-func (s *Source) Ingest(ctx context.Context, in <-chan []Line) error {
-	max := s.hub.opts.BatchMaxLines
-	var batch []Line
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case b := <-in:
-			batch = append(batch[:0], b...)
-		}
-	gather:
-		for len(batch) < max {
-			select {
-			case b := <-in:
-				batch = append(batch, b...)
-			default:
-				break gather
-			}
-		}
-		for i := 0; i < len(batch); i += max {
-			if err := s.Publish(ctx, batch[i:min(i+max, len(batch))]); err != nil {
-				return nil // ctx done
-			}
-		}
-		// Keep the gather buffer's capacity, but drop its references to
-		// the lines so their bytes can be freed.
-		clear(batch)
-		batch = batch[:0]
-	}
-}
-
 // Publish encodes, filters and sends lines, in batches of at most
 // BatchMaxLines. The per-line work runs in one of the hub's worker slots; the
 // commit (ring and fan-out) runs under the hub lock. Callers must not call
