@@ -34,7 +34,7 @@ type Line struct {
 }
 
 // Source is one named stream: its replay buffer, its filter groups, and the
-// ids of its events. Its producer feeds it from one goroutine (Ingest or
+// ids of its events. Its producer feeds it from one goroutine (Publish or
 // PublishMetric), which keeps ids and order without a lock; everything
 // shared with clients is guarded by the hub's lock.
 type Source struct {
