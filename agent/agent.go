@@ -23,6 +23,7 @@ import (
 	"edgetail/history"
 	"edgetail/hostmetrics"
 	"edgetail/journal"
+	"edgetail/procs"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -48,6 +49,10 @@ type Agent struct {
 	OnReady  func()
 	OnReload func(done bool)
 	OnStop   func()
+	// Procs lets the agent size the runtime's processors to its load
+	// (package procs): the daemon sets it; tests, which share their
+	// process, leave it off.
+	Procs bool
 }
 
 // producer is the goroutines feeding one source; cancel stops them.
@@ -190,6 +195,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if a.cfg.Fleet != nil {
 		// Stops with the streams: intake first (stopAll), then publishers.
 		g.Go(func() error { return a.runFleet(gctx, a.cfg) })
+	}
+	if a.Procs {
+		gov := &procs.Governor{Busy: a.hub.Busy, Log: a.log}
+		g.Go(func() error { return gov.Run(gctx) })
 	}
 	if pprofLn != nil {
 		a.servePprof(gctx, g, pprofLn)

@@ -227,6 +227,7 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("cannot start", zap.Error(err))
 		return 1
 	}
+	a.Procs = true
 	notifier := newNotifier(log)
 	notifier.attach(a)
 

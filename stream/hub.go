@@ -319,6 +319,13 @@ type Counters struct {
 	Rejected map[string]uint64
 }
 
+// Busy reports whether the hub's load can use more than one CPU: enough
+// clients for a flush to write them from two goroutines, or a read of the
+// past running. The agent sizes the runtime by it (package procs).
+func (h *Hub) Busy() bool {
+	return h.nclients.Load() >= splitAt || len(h.histSem) > 0
+}
+
 // Counters reads the hub's totals.
 func (h *Hub) Counters() Counters {
 	c := Counters{Clients: int(h.nclients.Load()), Sent: h.sent.Load(), SentB: h.sentB.Load(), Dropped: h.dropped.Load(),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +67,9 @@ func (n *native) read(f *nfile) bool {
 	f.readIn = n.cycle
 	for n.ctx.Err() == nil {
 		m, err := f.pread(n.buf)
+		if m < len(n.buf) && err == nil {
+			f.atEnd = true
+		}
 		if m > 0 {
 			grew = true
 			f.off += int64(m)
@@ -105,6 +107,7 @@ func (n *native) read(f *nfile) bool {
 		t.truncations.Add(1)
 		t.log.Info("file truncated, reading from the start", zap.String("path", f.path), zap.Int64("was", f.off), zap.Int64("size", f.size))
 		f.off = 0
+		f.atEnd = false
 		f.sp.reset()
 	}
 	if !f.retired {
@@ -114,21 +117,6 @@ func (n *native) read(f *nfile) bool {
 		n.noteData(f)
 	}
 	return grew
-}
-
-// pread is one pread(2) at the file's offset: os.File.ReadAt would make a
-// second call to see EOF, on every read of a followed file.
-func (f *nfile) pread(b []byte) (int, error) {
-	for {
-		m, err := syscall.Pread(f.fd, b, f.off)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if m < 0 {
-			m = 0
-		}
-		return m, err
-	}
 }
 
 // noteData records that f had new lines, for coalesce: a read that finds

@@ -38,6 +38,8 @@ type nfile struct {
 	retired    bool      // its path no longer names it; read until grace passes
 	lastGrowth time.Time // for the retired grace
 	readIn     uint64    // the native engine's hold cycle of its last read
+	local      bool      // on a local filesystem: see pread
+	atEnd      bool      // a read has reached the end: what follows was just written
 }
 
 // native is the inotify engine. All its state is owned by the goroutine
@@ -483,6 +485,7 @@ func (n *native) open(p string) []Line {
 		return nil
 	}
 	f := &nfile{path: p, id: id, f: fd, fd: int(fd.Fd()), size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
+	f.local = localFS(f.fd)
 	n.active[p] = f
 	n.byID[id] = f
 	t.setState(p, StateFollowing, "")
