@@ -84,6 +84,9 @@ sources:
 		}
 		for _, e := range evs {
 			got = append(got, string(e.Line))
+			if e.Key == nil {
+				t.Fatalf("line %q has no durable key", e.Line)
+			}
 		}
 		if len(evs) == 0 {
 			select {
