@@ -35,9 +35,11 @@ type Tap struct {
 // tapRead is a Tap's read of the source's past: the shared reader of
 // history.go in a goroutine the Tap owns (Close joins it).
 type tapRead struct {
-	f      *feed
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	f       *feed
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	begin   chan struct{} // closed by the first Take: only then is a slot taken
+	started bool
 }
 
 // Tap starts reading the source right after the event with id after, which
@@ -174,12 +176,18 @@ func (t *Tap) startReadLocked(key []byte) {
 	q := PastQuery{After: bytes.Clone(key), Through: bytes.Clone(s.through())}
 	f := newFeed(pastRead{src: s, past: s.past, q: q})
 	ctx, cancel := context.WithCancel(context.Background())
-	rd := &tapRead{f: f, cancel: cancel}
+	rd := &tapRead{f: f, cancel: cancel, begin: make(chan struct{})}
 	wake := t.c.wake
 	rd.wg.Go(func() {
 		defer cancel()
 		// A slot of the history reads, like an HTTP client's read: the
-		// reads of disk stay bounded whoever asks for them.
+		// reads of disk stay bounded whoever asks for them. Taken once
+		// the consumer asks for lines (a publisher waiting for NATS holds
+		// none).
+		select {
+		case <-rd.begin:
+		case <-ctx.Done():
+		}
 		select {
 		case h.histSem <- struct{}{}:
 			defer func() { <-h.histSem }()
@@ -275,6 +283,10 @@ func (t *Tap) Take(dst []*Event) (events []*Event, missed int64, ended bool) {
 // takePast hands out the next item of the read of the past, if one is
 // ready; done says the read is over and the queue comes next.
 func (t *Tap) takePast(rd *tapRead, dst []*Event, missed int64) ([]*Event, int64, bool) {
+	if !rd.started {
+		rd.started = true
+		close(rd.begin)
+	}
 	select {
 	case it, ok := <-rd.f.items:
 		if ok {
