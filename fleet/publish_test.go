@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"edgetail/stream"
 )
 
@@ -83,6 +85,45 @@ func TestInFlightMessageSentAgainIsDropped(t *testing.T) {
 	for i, ev := range evs {
 		if l, id := fieldOf(ev.Data, "line"), fieldOf(ev.Data, "id"); l != fmt.Sprintf("line %d", i+1) || id != fmt.Sprintf("k%04d", i+1) {
 			t.Fatalf("event %d: line %q id %q", i, l, id)
+		}
+	}
+	if ev, q := c.quiet(200 * time.Millisecond); !q {
+		t.Fatalf("unexpected event %q", ev.Data)
+	}
+}
+
+// A message sent again after JetStream's duplicate window (an agent killed
+// and started again minutes later) is stored twice; the hub shows its
+// lines once, as its last line is the last line it showed of the source.
+func TestHubDropsAMessageSentAgainAfterTheDuplicateWindow(t *testing.T) {
+	ns := startNATS(t, 0)
+	nc, js := connect(t, ns.url())
+	ensure(t, js, StreamOptions{})
+	send := func(from, to int) {
+		var body []byte
+		for i := from; i < to; i++ {
+			if i > from {
+				body = append(body, '\n')
+			}
+			body = fmt.Appendf(body, `{"id":"k%04d","time":"2026-12-01T10:00:00Z","level":"","file":"/x","line":"line %d"}`, i, i)
+		}
+		m := nats.NewMsg(subject("EDGETAIL", "web-1", "app", levelNone))
+		m.Data = body
+		m.Header.Set(hdrHost, "web-1")
+		m.Header.Set(hdrSource, "app")
+		if _, err := js.PublishMsg(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0, 3)
+	send(0, 3) // no Nats-Msg-Id: as if the window had passed
+	send(3, 5)
+	hub := newHub(t, nc, js, HubOptions{}, nil)
+	c := hub.open("/stream?tail=100")
+	evs, _ := c.lines(5)
+	for i, ev := range evs {
+		if l := fieldOf(ev.Data, "line"); l != fmt.Sprintf("line %d", i) {
+			t.Fatalf("event %d: %q", i, l)
 		}
 	}
 	if ev, q := c.quiet(200 * time.Millisecond); !q {
