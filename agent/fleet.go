@@ -33,8 +33,10 @@ type FleetConfig struct {
 	Replicas          int           `yaml:"replicas"`             // likewise [1]
 	Creds             string        `yaml:"creds"`                // NATS credentials file
 	TLS               FleetTLS      `yaml:"tls"`
-	// StateDir keeps each published source's last acknowledged id across
-	// restarts; "": in memory only.
+	// StateDir keeps the durable id of each published source's last
+	// acknowledged line (and the messages in flight) across restarts, so
+	// that a publisher resumes from disk after it; "": the agent's
+	// state_dir.
 	StateDir string `yaml:"state_dir"`
 }
 
