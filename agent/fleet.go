@@ -33,8 +33,10 @@ type FleetConfig struct {
 	Replicas          int           `yaml:"replicas"`             // likewise [1]
 	Creds             string        `yaml:"creds"`                // NATS credentials file
 	TLS               FleetTLS      `yaml:"tls"`
-	// StateDir keeps each published source's last acknowledged id across
-	// restarts; "": in memory only.
+	// StateDir keeps the durable id of each published source's last
+	// acknowledged line (and the messages in flight) across restarts, so
+	// that a publisher resumes from disk after it; "": the agent's
+	// state_dir.
 	StateDir string `yaml:"state_dir"`
 }
 
@@ -184,16 +186,41 @@ func (a *Agent) runFleet(ctx context.Context, cfg *Config) error {
 		if dir := cmp.Or(f.StateDir, cfg.StateDir); dir != "" {
 			statePath = filepath.Join(dir, "fleet-"+s.Name+".json")
 		}
-		p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Prefix: streamOrDefault(f.Stream), Host: host,
-			Source: src, StatePath: statePath, Logger: log.With(zap.String("source", s.Name))})
-		a.up.mu.Lock()
-		a.up.pubs = append(a.up.pubs, p)
-		a.up.mu.Unlock()
-		wg.Go(func() { _ = p.Run(ctx) })
+		started := a.startedOf(s.Name)
+		wg.Go(func() {
+			// Once the source has started (a file source's prefill is
+			// committed): a resume then reads the past exactly up to the
+			// live lines, and a first start publishes from the end of
+			// the files rather than their last replay_lines lines again.
+			select {
+			case <-started:
+			case <-ctx.Done():
+				return
+			}
+			p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Prefix: streamOrDefault(f.Stream), Host: host,
+				Source: src, StatePath: statePath, Logger: log.With(zap.String("source", s.Name))})
+			a.up.mu.Lock()
+			a.up.pubs = append(a.up.pubs, p)
+			a.up.mu.Unlock()
+			_ = p.Run(ctx)
+		})
 	}
-	log.Info("publishing to the fleet", zap.String("host", host), zap.Strings("nats", f.NATS), zap.Int("sources", len(a.up.pubs)))
+	log.Info("publishing to the fleet", zap.String("host", host), zap.Strings("nats", f.NATS))
 	<-ctx.Done()
 	return nil
+}
+
+// startedOf returns what is closed once the named source's producer has
+// started; a closed channel when it runs no producer.
+func (a *Agent) startedOf(name string) <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if p := a.running[name]; p != nil {
+		return p.started
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 func streamOrDefault(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,8 +26,10 @@ type PublisherOptions struct {
 	Prefix string              // the subjects' first token: the stream's name [EDGETAIL]
 	Host   string              // required
 	Source *stream.Source      // required
-	// StatePath keeps the last acknowledged id across restarts (written to a
-	// temporary file, then renamed); "": in memory only.
+	// StatePath keeps the durable key (or, for a source without keys,
+	// the in-run id) of the last acknowledged line across restarts, and
+	// the extent of each message in flight (written to a temporary file,
+	// then renamed); "": in memory only.
 	StatePath string
 	// Window is how many messages may await their acknowledgement [1].
 	// One keeps a source's lines in order in the stream whatever fails:
@@ -51,14 +54,16 @@ type PublisherOptions struct {
 // Publisher sends one source's lines to JetStream. It reads the agent's own
 // hub like a resuming client, so the agent's streams never wait for NATS:
 // while NATS is away the publisher just stops reading, and when NATS is
-// back it reads on from its last acknowledged line, in the replay buffer;
-// lines the buffer no longer holds become one gap marker with their count.
+// back it reads on from its last acknowledged line, in the replay buffer
+// or, for a source with durable keys, from its past on disk (across agent
+// restarts too); only lines neither holds become one gap marker with their
+// count.
 type Publisher struct {
 	o   PublisherOptions
 	log *zap.Logger
 
 	start     uint64        // where Run starts without a saved state
-	acked     atomic.Uint64 // last id JetStream acknowledged
+	acked     atomic.Uint64 // last in-run id JetStream acknowledged
 	published atomic.Uint64 // lines acknowledged
 	gaps      atomic.Uint64 // lines reported missing in gap markers
 	resends   atomic.Uint64 // messages sent again after an error
@@ -109,38 +114,56 @@ func (p *Publisher) Stats() PublisherStats {
 
 // pending is one message published and not yet acknowledged.
 type pending struct {
-	msg   *nats.Msg
-	f     jetstream.PubAckFuture
-	last  uint64 // the id acknowledged once this message is
-	lines int
-	gap   int64
+	msg     *nats.Msg
+	f       jetstream.PubAckFuture
+	last    uint64 // the in-run id acknowledged once this message is; 0: lines read from the past
+	lastKey []byte // the durable key acknowledged once this message is; nil: none
+	lines   int
+	gap     int64
 }
 
 // Run publishes until ctx is done.
 func (p *Publisher) Run(ctx context.Context) error {
-	after := p.loadState()
+	st := p.loadState()
+	after := st.id
 	if after == 0 {
 		after = p.start
 	}
 	p.acked.Store(after)
-	tap := p.o.Source.Tap(after, p.o.Buffer)
+	var tap *stream.Tap
+	if st.key != nil {
+		// A durable key, of this run or an earlier one: resume right
+		// after it, from the replay buffer or from disk.
+		tap = p.o.Source.TapKey(st.key, p.o.Buffer)
+	} else {
+		tap = p.o.Source.Tap(after, p.o.Buffer)
+	}
 	defer tap.Close()
+	// The messages in flight when the agent stopped are sent first with
+	// the same lines, so that their Nats-Msg-Id lets JetStream drop those
+	// it stored already.
+	replay := st.flights
+	// Lines of such a message missing for this long (the file was cut
+	// short, no gap said so) are not awaited longer.
+	replayBy := time.Now().Add(10 * time.Second)
+	ackedKey := st.key
 
 	var (
-		pend    []*pending
-		carry   []*stream.Event // taken from the tap, not yet published
-		broken  bool            // a publish failed: send pend again once connected
-		prev    = after         // id of the last line put in a message
-		saved   = after
-		lastErr time.Time
-		nextTry time.Time // when broken: not before
-		backoff = 250 * time.Millisecond
-		retry   = time.NewTicker(250 * time.Millisecond)
-		save    = time.NewTicker(time.Second)
-		linger  *time.Timer
+		pend     []*pending
+		carry    []*stream.Event // taken from the tap, not yet published
+		broken   bool            // a publish failed: send pend again once connected
+		prev     = after         // id of the last line put in a message
+		prevKey  = ackedKey      // key of the last line put in a message
+		saved    = string(ackedKey) + "/" + strconv.FormatUint(after, 10)
+		lastErr  time.Time
+		nextTry  time.Time // when broken: not before
+		backoff  = 250 * time.Millisecond
+		retry    = time.NewTicker(250 * time.Millisecond)
+		saveTick = time.NewTicker(time.Second)
+		linger   *time.Timer
 	)
 	defer retry.Stop()
-	defer save.Stop()
+	defer saveTick.Stop()
 	fail := func(err error) {
 		if !broken {
 			nextTry = time.Now().Add(backoff)
@@ -152,6 +175,27 @@ func (p *Publisher) Run(ctx context.Context) error {
 			lastErr = time.Now()
 		}
 	}
+	settle := func() {
+		head := pend[0]
+		if head.last != 0 {
+			p.acked.Store(head.last)
+		}
+		if head.lastKey != nil || head.last != 0 {
+			ackedKey = head.lastKey
+		}
+		p.published.Add(uint64(head.lines))
+		pend[0] = nil
+		pend = pend[1:]
+	}
+	// save writes the state file when it changed; force: the messages in
+	// flight changed.
+	save := func(force bool) {
+		a := p.acked.Load()
+		if s := string(ackedKey) + "/" + strconv.FormatUint(a, 10); s != saved || force {
+			p.saveState(a, ackedKey, pend)
+			saved = s
+		}
+	}
 	for {
 		// Settle what has been acknowledged, oldest first.
 		for len(pend) > 0 && !broken {
@@ -159,10 +203,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			select {
 			case <-head.f.Ok():
 				backoff = 250 * time.Millisecond
-				p.acked.Store(head.last)
-				p.published.Add(uint64(head.lines))
-				pend[0] = nil
-				pend = pend[1:]
+				settle()
 				continue
 			case err := <-head.f.Err():
 				fail(err)
@@ -176,14 +217,18 @@ func (p *Publisher) Run(ctx context.Context) error {
 			// Nats-Msg-Id: what the stream already stored is dropped there.
 			broken = !p.resend(pend)
 		}
+		var ended bool
+		if len(replay) > 0 && time.Now().After(replayBy) {
+			replay = nil
+		}
 		if !broken && connected {
 			var missed int64
-			var ended bool
-			if len(pend) < p.o.Window && len(carry) == 0 {
-				carry, missed, ended = tap.Take(carry[:0])
+			if len(pend) < p.o.Window && (len(carry) == 0 || short(replay, carry)) {
+				carry, missed, ended = tap.Take(carry)
 			}
 			if missed != 0 {
-				m, err := p.publishGap(missed, prev)
+				replay = nil // the lines after the saved key are not those sent
+				m, err := p.publishGap(missed, prev, prevKey)
 				if m != nil {
 					pend = append(pend, m)
 				}
@@ -192,11 +237,21 @@ func (p *Publisher) Run(ctx context.Context) error {
 				}
 			}
 			for len(carry) > 0 && len(pend) < p.o.Window && !broken {
-				m, n := p.message(carry)
+				if short(replay, carry) && !ended {
+					break // the rest of a message to send again is still being read
+				}
+				var m *pending
+				var n int
+				m, n, replay = p.next(carry, replay)
+				pend = append(pend, m)
+				if m.lastKey != nil {
+					// Saved before it is sent: after a crash, this
+					// message is sent again with the same lines.
+					save(true)
+				}
 				var err error
 				m.f, err = p.o.JS.PublishMsgAsync(m.msg)
-				pend = append(pend, m)
-				prev = m.last
+				prev, prevKey = m.last, m.lastKey
 				clear(carry[:n])
 				carry = carry[n:]
 				if err != nil {
@@ -204,7 +259,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				}
 			}
 			if ended && len(carry) == 0 && len(pend) == 0 {
-				p.saveState(p.acked.Load())
+				save(false)
 				return nil
 			}
 		}
@@ -216,7 +271,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 			okc, errc = pend[0].f.Ok(), pend[0].f.Err()
 		}
 		var notify <-chan struct{}
-		if !broken && connected && len(pend) < p.o.Window && len(carry) == 0 {
+		waiting := short(replay, carry) && !ended
+		if !broken && connected && len(pend) < p.o.Window && (len(carry) == 0 || waiting) {
 			notify = tap.Notify()
 		}
 		var tick <-chan time.Time
@@ -225,8 +281,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			p.drain(pend)
-			p.saveState(p.acked.Load())
+			n := p.drain(pend)
+			for range n {
+				settle()
+			}
+			save(false)
 			return nil
 		case <-notify:
 			if p.o.Linger > 0 {
@@ -242,31 +301,58 @@ func (p *Publisher) Run(ctx context.Context) error {
 				}
 			}
 		case <-okc:
-			// Put back for the settle loop: a receive consumed it.
-			p.acked.Store(pend[0].last)
-			p.published.Add(uint64(pend[0].lines))
-			pend[0] = nil
-			pend = pend[1:]
+			// Settled here: the receive consumed the acknowledgement.
+			settle()
 		case err := <-errc:
 			fail(err)
 		case <-tick:
-		case <-save.C:
-			if a := p.acked.Load(); a != saved {
-				p.saveState(a)
-				saved = a
-			}
+		case <-saveTick.C:
+			save(false)
 		}
 	}
 }
 
-// message builds the next message from the front of evs: a run of lines of
-// one level, within the size limits. It returns how many events it took.
-func (p *Publisher) message(evs []*stream.Event) (*pending, int) {
+// next builds the next message from the front of evs; while replay names
+// messages sent before a restart, the first is built again with the same
+// lines, when evs starts with them. It returns the message, how many
+// events it took, and what is left to replay.
+func (p *Publisher) next(evs []*stream.Event, replay []flight) (*pending, int, []flight) {
+	if len(replay) > 0 {
+		r := replay[0]
+		if r.Lines <= len(evs) && string(evs[r.Lines-1].Key) == r.Last && sameLevel(evs[:r.Lines]) {
+			m, n := p.message(evs, r.Lines)
+			return m, n, replay[1:]
+		}
+		replay = nil // not the lines sent then: publish on as usual
+	}
+	m, n := p.message(evs, p.o.MaxLines)
+	return m, n, replay
+}
+
+// short reports whether evs does not yet hold all the lines of the first
+// message to send again.
+func short(replay []flight, evs []*stream.Event) bool {
+	return len(replay) > 0 && len(evs) < replay[0].Lines
+}
+
+func sameLevel(evs []*stream.Event) bool {
+	for _, e := range evs {
+		if e.Level != evs[0].Level {
+			return false
+		}
+	}
+	return true
+}
+
+// message builds a message from the front of evs: a run of at most max
+// lines of one level, within the size limits. It returns how many events
+// it took.
+func (p *Publisher) message(evs []*stream.Event, max int) (*pending, int) {
 	lv := evs[0].Level
 	body := make([]byte, 0, 512)
 	n := 0
-	for n < len(evs) && n < p.o.MaxLines && evs[n].Level == lv {
-		if n > 0 && len(body)+len(evs[n].Line)+200 > p.o.MaxBytes {
+	for n < len(evs) && n < max && evs[n].Level == lv {
+		if n > 0 && len(body)+len(evs[n].Line)+len(evs[n].Key)+200 > p.o.MaxBytes {
 			break
 		}
 		if n > 0 {
@@ -275,13 +361,31 @@ func (p *Publisher) message(evs []*stream.Event) (*pending, int) {
 		body = appendRecord(body, evs[n])
 		n++
 	}
-	first, last := evs[0].ID, evs[n-1].ID
+	first, last := evs[0], evs[n-1]
 	m := nats.NewMsg(subject(p.o.Prefix, p.o.Host, p.o.Source.Name(), levelToken(lv)))
 	m.Data = body
 	m.Header.Set(hdrHost, p.o.Host)
 	m.Header.Set(hdrSource, p.o.Source.Name())
-	m.Header.Set(jetstream.MsgIDHeader, p.msgID(strconv.FormatUint(first, 10)+"-"+strconv.FormatUint(last, 10)))
-	return &pending{msg: m, last: last, lines: n}, n
+	m.Header.Set(jetstream.MsgIDHeader, p.msgID(span(first, last, n)))
+	return &pending{msg: m, last: last.ID, lastKey: last.Key, lines: n}, n
+}
+
+// span names a message's lines for its Nats-Msg-Id: by their durable keys
+// when they have them, which name the same lines in every run, else by
+// their in-run ids.
+func span(first, last *stream.Event, n int) string {
+	if first.Key != nil && last.Key != nil {
+		return "k" + keyHash(first.Key) + "-" + keyHash(last.Key) + "-" + strconv.Itoa(n)
+	}
+	return strconv.FormatUint(first.ID, 10) + "-" + strconv.FormatUint(last.ID, 10)
+}
+
+// keyHash is a short stand-in for a durable key, which may be long (a file
+// source's key names every file it follows).
+func keyHash(k []byte) string {
+	h := fnv.New64a()
+	h.Write(k)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // msgID names a message for JetStream's deduplication: the same lines of
@@ -290,20 +394,25 @@ func (p *Publisher) msgID(span string) string {
 	return p.o.Host + "/" + p.o.Source.Name() + "/" + span
 }
 
-// publishGap publishes a gap marker for missed lines after id prev.
-func (p *Publisher) publishGap(missed int64, prev uint64) (*pending, error) {
+// publishGap publishes a gap marker for missed lines after the line with
+// id prev (key prevKey when it has one).
+func (p *Publisher) publishGap(missed int64, prev uint64, prevKey []byte) (*pending, error) {
 	body, _ := json.Marshal(gapBody{Missed: missed})
 	m := nats.NewMsg(subject(p.o.Prefix, p.o.Host, p.o.Source.Name(), levelGap))
 	m.Data = body
 	m.Header.Set(hdrHost, p.o.Host)
 	m.Header.Set(hdrSource, p.o.Source.Name())
-	m.Header.Set(jetstream.MsgIDHeader, p.msgID("gap-"+strconv.FormatUint(prev, 10)))
+	after := strconv.FormatUint(prev, 10)
+	if prevKey != nil {
+		after = "k" + keyHash(prevKey)
+	}
+	m.Header.Set(jetstream.MsgIDHeader, p.msgID("gap-"+after))
 	if missed > 0 {
 		p.gaps.Add(uint64(missed))
 	}
 	p.log.Warn("fleet: lines lost before they could be published", zap.Int64("missed", missed))
 	f, err := p.o.JS.PublishMsgAsync(m)
-	return &pending{msg: m, f: f, last: prev, gap: missed}, err
+	return &pending{msg: m, f: f, last: prev, lastKey: prevKey, gap: missed}, err
 }
 
 // resend publishes every pending message again; false if one failed at once.
@@ -320,60 +429,100 @@ func (p *Publisher) resend(pend []*pending) bool {
 }
 
 // drain waits a little for outstanding acknowledgements at shutdown, so
-// that the saved state is as fresh as it can be.
-func (p *Publisher) drain(pend []*pending) {
+// that the saved state is as fresh as it can be. It returns how many of
+// pend, from the first, were acknowledged.
+func (p *Publisher) drain(pend []*pending) int {
 	deadline := time.NewTimer(time.Second)
 	defer deadline.Stop()
-	for _, m := range pend {
+	for i, m := range pend {
 		if m.f == nil {
-			return
+			return i
 		}
 		select {
 		case <-m.f.Ok():
-			p.acked.Store(m.last)
-			p.published.Add(uint64(m.lines))
 		case <-m.f.Err():
-			return
+			return i
 		case <-deadline.C:
-			return
+			return i
 		}
 	}
+	return len(pend)
 }
 
-// state is what the state file holds.
+// state is what the state file holds. Its size is bounded: a key names at
+// most the 64 files of its source's table, and at most Window messages are
+// in flight.
 type state struct {
 	Host   string `json:"host"`
 	Source string `json:"source"`
-	Acked  string `json:"acked"`
+	Acked  string `json:"acked"`         // in-run id of the last acknowledged line
+	Key    string `json:"key,omitempty"` // its durable key: what a restart resumes after
+	// Flights are the messages sent and not yet acknowledged, oldest
+	// first, which a restart sends again with the same lines.
+	Flights []flight `json:"in_flight,omitempty"`
 }
 
-func (p *Publisher) loadState() uint64 {
+// flight is a message in flight: its lines are the Lines after the
+// previous one's (the first: after Key), the last with the key Last.
+type flight struct {
+	Lines int    `json:"lines"`
+	Last  string `json:"last"`
+}
+
+// loaded is the state a Run starts from.
+type loaded struct {
+	id      uint64
+	key     []byte
+	flights []flight
+}
+
+func (p *Publisher) loadState() loaded {
 	if p.o.StatePath == "" {
-		return 0
+		return loaded{}
 	}
 	b, err := os.ReadFile(p.o.StatePath)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			p.log.Warn("fleet: cannot read state; publishing from now", zap.Error(err))
 		}
-		return 0
+		return loaded{}
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil || st.Host != p.o.Host || st.Source != p.o.Source.Name() {
 		p.log.Warn("fleet: state file does not fit; publishing from now", zap.String("path", p.o.StatePath))
-		return 0
+		return loaded{}
 	}
-	id, _ := strconv.ParseUint(st.Acked, 10, 64)
-	return id
+	var l loaded
+	l.id, _ = strconv.ParseUint(st.Acked, 10, 64)
+	if st.Key != "" {
+		l.key = []byte(st.Key)
+		for _, f := range st.Flights {
+			if f.Lines <= 0 || f.Lines > p.o.MaxLines || f.Last == "" {
+				break
+			}
+			l.flights = append(l.flights, f)
+		}
+	}
+	return l
 }
 
 // saveState writes the state file: a temporary file, then a rename, so a
-// crash leaves the old state or the new, never half of one.
-func (p *Publisher) saveState(acked uint64) {
-	if p.o.StatePath == "" || acked == 0 {
+// crash leaves the old state or the new, never half of one. No fsync: the
+// file is to outlive the process (kill -9), not the machine.
+func (p *Publisher) saveState(acked uint64, key []byte, pend []*pending) {
+	if p.o.StatePath == "" || (acked == 0 && key == nil) {
 		return
 	}
-	b, _ := json.Marshal(state{Host: p.o.Host, Source: p.o.Source.Name(), Acked: strconv.FormatUint(acked, 10)})
+	st := state{Host: p.o.Host, Source: p.o.Source.Name(), Acked: strconv.FormatUint(acked, 10), Key: string(key)}
+	if key != nil {
+		for _, m := range pend {
+			if m.lines == 0 || m.lastKey == nil {
+				break // a gap marker: what follows is not the lines after Key
+			}
+			st.Flights = append(st.Flights, flight{Lines: m.lines, Last: string(m.lastKey)})
+		}
+	}
+	b, _ := json.Marshal(st)
 	tmp := p.o.StatePath + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(p.o.StatePath), 0o750); err != nil {
 		p.log.Warn("fleet: cannot save state", zap.Error(err))

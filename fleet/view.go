@@ -66,6 +66,12 @@ type viewSpec struct {
 	replay, maxBytes int
 }
 
+// seen is what a view last showed of one host's source.
+type seen struct {
+	n      uint64 // in-run id of the newest line
+	lastID string // agent id of the last line
+}
+
 // view is one ordered consumer and the viewers that share it: its events
 // are filtered and encoded once, kept in a bounded ring for viewers that
 // join or resume later, and queued to each viewer without blocking.
@@ -81,8 +87,8 @@ type view struct {
 	head, n  int
 	bytes    int
 	viewers  map[*viewer]struct{}
-	dedup    map[string]uint64 // host+source -> last agent id, against re-sent lines
-	caught   chan struct{}     // closed once the consumer has caught up
+	dedup    map[string]seen // host+source -> what was last shown, against re-sent lines
+	caught   chan struct{}   // closed once the consumer has caught up
 	caughtOK bool
 	stopped  bool
 
@@ -91,7 +97,7 @@ type view struct {
 
 func newView(h *Hub, spec viewSpec, floor pos) *view {
 	return &view{hub: h, spec: spec, log: h.log, floor: floor, viewers: make(map[*viewer]struct{}),
-		dedup: make(map[string]uint64), caught: make(chan struct{}),
+		dedup: make(map[string]seen), caught: make(chan struct{}),
 		ring: make([]*hevent, 0, 64)}
 }
 
@@ -207,6 +213,15 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 	}
 	one := len(recs) == 1
 	key := host + "\x00" + source
+	sn := v.dedup[key]
+	if len(recs) > 0 && sn.lastID != "" && recs[len(recs)-1].ID == sn.lastID {
+		// The message before this source's last ended with the same line:
+		// an agent that crashed sent it again after JetStream's
+		// duplicate window. (A line's durable key names one line.)
+		v.hub.duplicates.Add(uint64(len(recs)))
+		return nil
+	}
+	defer func() { v.dedup[key] = sn }()
 	var out []*hevent
 	for i := range recs {
 		r := &recs[i]
@@ -217,13 +232,18 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 		if !at.after(v.floor) {
 			continue
 		}
-		if id, err := strconv.ParseUint(r.ID, 10, 64); err == nil {
-			if id <= v.dedup[key] {
+		n := r.N
+		if n == 0 {
+			n, _ = strconv.ParseUint(r.ID, 10, 64)
+		}
+		if n != 0 {
+			if n <= sn.n {
 				v.hub.duplicates.Add(1)
 				continue
 			}
-			v.dedup[key] = id
+			sn.n = n
 		}
+		sn.lastID = r.ID
 		e := stream.Event{Kind: stream.KindLine, Line: []byte(r.Line)}
 		e.Level, _ = stream.ParseLevel(r.Level)
 		if !sp.filter.Match(&e) {

@@ -13,7 +13,14 @@ import (
 // The body of a line message is one JSON object per line, each on its own
 // line (the encoding escapes any newline inside):
 //
-//	{"id":"<agent id>","time":"<RFC 3339>","level":"warn","file":"/var/log/x","line":"..."}
+//	{"id":"<agent id>","n":<in-run id>,"time":"<RFC 3339>","level":"warn","file":"/var/log/x","line":"..."}
+//
+// The agent id is the line's durable key when it has one (what its own
+// stream sends in id:, valid across its restarts), else its in-run id. n,
+// the in-run id, is there for the hub to drop lines a re-send repeated: in-
+// run ids grow across restarts too (they start at the source's creation
+// time in microseconds). It is absent from lines read back from disk after
+// a restart, which were never numbered in this run.
 //
 // The body of a gap marker is {"missed":N}. Host and source are in the
 // headers and the subject, not repeated per line.
@@ -21,6 +28,7 @@ import (
 // record is one line as published.
 type record struct {
 	ID    string `json:"id"`
+	N     uint64 `json:"n"`
 	Time  string `json:"time"`
 	Level string `json:"level"`
 	File  string `json:"file"`
@@ -29,9 +37,19 @@ type record struct {
 
 // appendRecord appends the JSON of one event.
 func appendRecord(b []byte, e *stream.Event) []byte {
-	b = append(b, `{"id":"`...)
-	b = strconv.AppendUint(b, e.ID, 10)
-	b = append(b, `","time":"`...)
+	b = append(b, `{"id":`...)
+	if e.Key != nil {
+		b = stream.AppendJSONString(b, e.Key)
+	} else {
+		b = append(b, '"')
+		b = strconv.AppendUint(b, e.ID, 10)
+		b = append(b, '"')
+	}
+	if e.ID != 0 {
+		b = append(b, `,"n":`...)
+		b = strconv.AppendUint(b, e.ID, 10)
+	}
+	b = append(b, `,"time":"`...)
 	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":"`...)
 	b = append(b, e.Level.String()...)

@@ -193,6 +193,11 @@ type Bounds struct {
 	p              *Positions
 	files          []KnownFile // the table as of the call
 	fps            map[fpKey]uint64
+	// read maps the files Range was asked about, by device and inode,
+	// to their index in files: the Keyer of the read names a line's file
+	// by them alone, without the path or compression the fingerprint
+	// check of index needs.
+	read map[devIno]int
 }
 
 type fpKey struct {
@@ -262,6 +267,12 @@ func (b *Bounds) fpOf(f *File, n int) uint64 {
 func (b *Bounds) Range(f *File) Range {
 	r := Range{From: 0, To: -1}
 	i, known := b.index(f)
+	if known {
+		if b.read == nil {
+			b.read = make(map[devIno]int)
+		}
+		b.read[devIno{f.Dev, f.Ino}] = i
+	}
 	if !known {
 		if f.Current {
 			r.Skip = b.through != nil
@@ -338,7 +349,10 @@ func (b *Bounds) Keyer() *Keyer {
 // Key appends the key after the line of file (dev, ino) that ends at end;
 // for a file the source never followed it returns dst as it is.
 func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
-	i, ok := k.b.index(&File{Dev: dev, Ino: ino})
+	i, ok := k.b.read[devIno{dev, ino}]
+	if !ok {
+		i, ok = k.b.index(&File{Dev: dev, Ino: ino})
+	}
 	if !ok {
 		return dst
 	}

@@ -86,17 +86,52 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 	return ""
 }
 
-// feed is one source's read of the past running beside others, for a
-// merged stream: its reader hands an item over and waits until the merge
-// has used it (the lines alias the reader's buffers).
+// feed is one source's read of the past running in a goroutine of its
+// own, for a merged stream (beside the other sources' reads) or a Tap: its
+// reader hands an item over and waits until the consumer has used it (the
+// lines alias the reader's buffers), so that a read holds one item at a
+// time however much it reads.
 type feed struct {
 	pr    pastRead
-	items chan PastItem
-	ack   chan struct{}
-	err   error
+	items chan PastItem // capacity 1: the reader never waits to hand over
+	ack   chan struct{} // capacity 1: the consumer never waits to give back
+	err   error         // the read's error; set before items is closed
 	cur   PastItem
 	i     int
 	open  bool
+}
+
+func newFeed(pr pastRead) *feed {
+	return &feed{pr: pr, items: make(chan PastItem, 1), ack: make(chan struct{}, 1), open: true}
+}
+
+// read runs the read of the past, handing each item over and waiting for
+// its acknowledgement; it closes items when the read is over. ready, when
+// set, is called after each hand-over and at the end: a consumer that polls
+// (a Tap) is told there is something to take.
+func (f *feed) read(ctx context.Context, ready func()) {
+	defer func() {
+		close(f.items)
+		if ready != nil {
+			ready()
+		}
+	}()
+	f.err = f.pr.past.ReadPast(ctx, f.pr.q, func(it PastItem) error {
+		select {
+		case f.items <- it:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if ready != nil {
+			ready()
+		}
+		select {
+		case <-f.ack:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }
 
 // sendPastMerged sends the pasts of a merged stream's sources merged by
@@ -107,24 +142,9 @@ func (h *Hub) sendPastMerged(ctx context.Context, sw *streamWriter, c *client, r
 	var wg sync.WaitGroup
 	feeds := make([]*feed, len(reads))
 	for i, pr := range reads {
-		f := &feed{pr: pr, items: make(chan PastItem), ack: make(chan struct{}), open: true}
+		f := newFeed(pr)
 		feeds[i] = f
-		wg.Go(func() {
-			defer close(f.items)
-			f.err = pr.past.ReadPast(ctx, pr.q, func(it PastItem) error {
-				select {
-				case f.items <- it:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				select {
-				case <-f.ack:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-		})
+		wg.Go(func() { f.read(ctx, nil) })
 	}
 	defer func() {
 		cancel()

@@ -240,7 +240,7 @@ func resumeKey(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 		return nil, matchingFrom(req, r, i), nil
 	}
 	key := []byte(req.LastID)
-	if kc, ok := s.past.(KeyChecker); s.past != nil && (!ok || kc.KnowsKey(key)) {
+	if canResume(s, key) {
 		return nil, nil, pastOf(req, s, key)
 	}
 	return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
@@ -331,7 +331,7 @@ func (h *Hub) backlogMerged(req *Request, srcs []*Source, c *client) ([]gap, []*
 				out = append(out, matchingFrom(req, r, j)...)
 				continue
 			}
-			if kc, isKC := s.past.(KeyChecker); s.past != nil && (!isKC || kc.KnowsKey(keys[i])) {
+			if canResume(s, keys[i]) {
 				past = append(past, pastOf(req, s, keys[i])...)
 				continue
 			}
