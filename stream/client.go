@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // client is one open stream. The hub pushes events into its queue under the
@@ -36,6 +38,10 @@ type client struct {
 
 	heartbeat atomic.Bool
 
+	// reader is the taken-over connection whose read the stream's
+	// goroutine waits in (see connWait); nil otherwise.
+	reader atomic.Pointer[readConn]
+
 	// The merged stream's position, owned by the client's writer (set at
 	// subscribe, before it runs): see mergedID.
 	lastG uint64
@@ -54,7 +60,17 @@ func (c *client) wake() {
 	case c.notify <- struct{}{}:
 	default:
 	}
+	if r := c.reader.Load(); r != nil {
+		_ = r.SetReadDeadline(aLongTimeAgo)
+	}
 }
+
+// readConn is a taken-over connection, behind a pointer for atomic use.
+type readConn struct{ net.Conn }
+
+// aLongTimeAgo is a read deadline that has passed: setting it ends a read
+// that is waiting at once.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // push queues events. Called with the hub lock held. It reports whether the
 // client can be written directly by the caller after its commit; otherwise

@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,7 +125,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		}()
 		return
 	}
-	closed(h.loop(hs, r.Context().Done(), sub))
+	gone := r.Context().Done()
+	closed(h.loop(hs, gone, chanWait(h, gone, sub.c), sub))
 }
 
 // writeHead sends the headers, the retry: frame, owed gaps and the backlog.
@@ -194,18 +197,6 @@ func (h *Hub) hijack(w http.ResponseWriter, r *http.Request) net.Conn {
 // pumpConn runs the stream on a hijacked connection, continuing the chunked
 // body net/http began, and ends it cleanly.
 func (h *Hub) pumpConn(conn net.Conn, sub *subscription) string {
-	gone := make(chan struct{})
-	go func() {
-		// A client sends nothing after its request: a read returns only
-		// when it goes away (or the connection is closed below).
-		var b [1]byte
-		for {
-			if _, err := conn.Read(b[:]); err != nil {
-				close(gone)
-				return
-			}
-		}
-	}()
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			sub.c.mu.Lock()
@@ -213,30 +204,31 @@ func (h *Hub) pumpConn(conn net.Conn, sub *subscription) string {
 			sub.c.mu.Unlock()
 		}
 	}
-	why := h.loop(&chunkedConn{conn: conn}, gone, sub)
+	sub.c.reader.Store(&readConn{conn})
+	wait := connWait(h, conn, sub.c)
+	why := h.loop(&chunkedConn{conn: conn}, nil, wait, sub)
+	sub.c.reader.Store(nil)
 	sub.c.detach()
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = conn.Write([]byte("0\r\n\r\n"))
 	_ = conn.Close()
-	<-gone
 	return why
 }
 
 // loop writes the stream until the client goes, the source goes, or the hub
 // closes: one select loop, a write deadline per write, a flush per batch.
-func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) string {
+//
+// wait blocks until the client has something to do, or says why the stream
+// ends; clientGone, if not nil, also ends the coalescing wait below.
+func (h *Hub) loop(sk sink, clientGone <-chan struct{}, wait func() string, sub *subscription) string {
 	c := sub.c
 	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
 	var batch []*Event
 	var coalesce *time.Timer // made on first use: an idle client never needs it
 	last := time.Now()       // of the last flush
 	for {
-		select {
-		case <-clientGone:
-			return "client went away"
-		case <-h.done:
-			return "agent stopping"
-		case <-c.notify:
+		if why := wait(); why != "" {
+			return why
 		}
 		// Coalesce: a client that flushed less than a window ago waits out
 		// the rest of it, so that what arrives meanwhile goes out in the
@@ -305,6 +297,47 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, sub *subscription) strin
 		}
 		if cap(batch) > 4*1024 {
 			batch = nil // do not keep a burst's buffer on an idle client
+		}
+	}
+}
+
+// chanWait waits for a client's notification, the hub closing or the
+// client going away (net/http's request context).
+func chanWait(h *Hub, clientGone <-chan struct{}, c *client) func() string {
+	return func() string {
+		select {
+		case <-clientGone:
+			return "client went away"
+		case <-h.done:
+			return "agent stopping"
+		case <-c.notify:
+			return ""
+		}
+	}
+}
+
+// connWait is chanWait for a taken-over connection, without a second
+// goroutine: the stream's goroutine itself waits in a read of the
+// connection, which returns when the peer goes away (a client sends nothing
+// after its request), and c.wake (and Hub.Close) interrupt the read by
+// moving its deadline to the past. An idle stream so costs one goroutine
+// instead of two. The deadline is cleared before the notification is
+// looked at, so a wake-up that comes in between still ends the next read.
+func connWait(h *Hub, conn net.Conn, c *client) func() string {
+	var b [1]byte
+	return func() string {
+		for {
+			_ = conn.SetReadDeadline(time.Time{})
+			select {
+			case <-h.done:
+				return "agent stopping"
+			case <-c.notify:
+				return ""
+			default:
+			}
+			if _, err := conn.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return "client went away"
+			}
 		}
 	}
 }

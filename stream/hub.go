@@ -209,6 +209,11 @@ func (h *Hub) Close() {
 	h.closeOnce.Do(func() {
 		h.mu.Lock()
 		close(h.done)
+		for c := range h.clients {
+			if c.reader.Load() != nil {
+				c.wake() // its goroutine waits in a read, not on done
+			}
+		}
 		h.mu.Unlock()
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -486,5 +487,52 @@ func TestPublishBatches(t *testing.T) {
 	}
 	if src.ring.n != n {
 		t.Fatalf("%d lines held, want %d", src.ring.n, n)
+	}
+}
+
+// A taken-over stream runs on one goroutine, which also notices the peer
+// leave (it waits in a read of the connection) and is woken for new lines.
+func TestTakenOverStreamOneGoroutine(t *testing.T) {
+	e := newEnv(t, Options{}, "app")
+	const n = 20
+	clients := make([]*sseClient, n)
+	for i := range clients {
+		clients[i] = e.open("/stream/app?tail=0")
+	}
+	e.publish("app", "first")
+	for _, c := range clients {
+		if ev := c.next(t); ev.Data != "first" {
+			t.Fatalf("got %q", ev.Data)
+		}
+	}
+	// The streams are taken over once their head is out; the producer has
+	// written "first" to each, so by now each pump is waiting.
+	var hubGoroutines int
+	defer func() {
+		if t.Failed() {
+			t.Logf("%d goroutines ran taken-over streams, want one per stream (%d); clients: %d", hubGoroutines, n, e.hub.Counters().Clients)
+		}
+	}()
+	waitFor(t, func() bool {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		hubGoroutines = 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "stream.(*Hub).pumpConn") {
+				hubGoroutines++
+			}
+		}
+		return hubGoroutines == n
+	})
+
+	for _, c := range clients[:n/2] {
+		c.close()
+	}
+	waitFor(t, func() bool { return e.hub.Counters().Clients == n/2 })
+	e.publish("app", "second")
+	for _, c := range clients[n/2:] {
+		if ev := c.next(t); ev.Data != "second" {
+			t.Fatalf("got %q", ev.Data)
+		}
 	}
 }
