@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -172,17 +173,23 @@ fleet:
 		}
 		t.Logf("%s: file write to hub stream in %v", host, time.Since(written).Round(time.Millisecond))
 	}
-	resp2, err := http.Get(hub.url + "/api/hosts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp2.Body.Close()
-	var b strings.Builder
-	sc := bufio.NewScanner(resp2.Body)
-	for sc.Scan() {
-		b.WriteString(sc.Text())
-	}
-	if !strings.Contains(b.String(), `"host":"web-1"`) || !strings.Contains(b.String(), `"host":"db-1"`) {
-		t.Errorf("/api/hosts = %s", b.String())
+	// The host table reads the stream through its own consumer, so it may
+	// lag the view by a moment: ask again until it has both hosts.
+	var hosts string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp2, err := http.Get(hub.url + "/api/hosts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp2.Body)
+		resp2.Body.Close()
+		hosts = string(b)
+		if strings.Contains(hosts, `"host":"web-1"`) && strings.Contains(hosts, `"host":"db-1"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/hosts = %s", hosts)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
