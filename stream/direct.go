@@ -20,9 +20,15 @@ import (
 // client's connection at a time (client.writing), so bytes never interleave
 // and the order per client holds.
 
-// directConn is a taken-over connection's file descriptor.
+// directConn is a taken-over connection's file descriptor (a
+// syscall.RawConn). Direct writes go through Control, not Write: RawConn.Write
+// first checks the connection's write deadline, which the client's own
+// goroutine arms for its writes and which has long passed when lines come a
+// while after its last heartbeat, so a direct write would fail with a
+// timeout and end a healthy stream. client.writing already gives a direct
+// write the connection to itself.
 type directConn interface {
-	Write(f func(fd uintptr) (done bool)) error
+	Control(f func(fd uintptr)) error
 }
 
 // chunkRoom is the room kept before a chunk's data for its size line.
@@ -143,11 +149,11 @@ func (d *directWriter) write(h *Hub, c *client) {
 func writeNow(conn directConn, b []byte) (int, error) {
 	var n int
 	var werr error
-	err := conn.Write(func(fd uintptr) bool {
+	err := conn.Control(func(fd uintptr) {
 		for {
 			n, werr = rawWrite(fd, b)
 			if !errors.Is(werr, syscall.EINTR) {
-				return true
+				return
 			}
 		}
 	})

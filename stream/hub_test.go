@@ -536,3 +536,25 @@ func TestTakenOverStreamOneGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A direct write comes long after the stream's goroutine last wrote (a
+// heartbeat, which arms a write deadline of WriteTimeout): the passed
+// deadline must not fail it.
+func TestDirectWriteAfterTheWriteDeadlinePassed(t *testing.T) {
+	e := newEnv(t, Options{WriteTimeout: 100 * time.Millisecond, Heartbeat: 300 * time.Millisecond}, "app")
+	c := e.open("/stream/app?tail=0")
+	e.publish("app", "first")
+	if ev := c.next(t); ev.Data != "first" {
+		t.Fatalf("got %q", ev.Data)
+	}
+	// Heartbeats (written by the stream's goroutine) at 300 and 600 ms;
+	// the last one's deadline has passed by 750 ms.
+	time.Sleep(750 * time.Millisecond)
+	e.publish("app", "second")
+	for {
+		ev := c.next(t) // fails when the stream ends
+		if ev.Data == "second" {
+			return
+		}
+	}
+}
