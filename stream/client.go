@@ -55,10 +55,15 @@ func newClient(max int) *client {
 	return c
 }
 
+// On a taken-over connection it also ends the read the stream's goroutine
+// waits in, but only when the notification was not already pending: a
+// pending one was sent after the goroutine last looked (it clears the
+// deadline, then looks), so that sender has already ended the read.
 func (c *client) wake() {
 	select {
 	case c.notify <- struct{}{}:
 	default:
+		return
 	}
 	if r := c.reader.Load(); r != nil {
 		_ = r.SetReadDeadline(aLongTimeAgo)

@@ -117,8 +117,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 	}
 	if conn := h.hijack(w, r); conn != nil {
 		// net/http's goroutines, buffers and the handler's stack go away;
-		// one small goroutine (and a reader that notices the peer leave)
-		// carries the stream on. The hub waits for it in Run.
+		// one small goroutine, which also notices the peer leave (see
+		// connWait), carries the stream on. The hub waits for it in Run.
 		go func() {
 			defer h.streams.Done()
 			closed(h.pumpConn(conn, sub))
@@ -324,7 +324,7 @@ func chanWait(h *Hub, clientGone <-chan struct{}, c *client) func() string {
 // instead of two. The deadline is cleared before the notification is
 // looked at, so a wake-up that comes in between still ends the next read.
 func connWait(h *Hub, conn net.Conn, c *client) func() string {
-	var b [1]byte
+	var b [64]byte // what a client sends after its request is read and ignored
 	return func() string {
 		for {
 			_ = conn.SetReadDeadline(time.Time{})

@@ -67,9 +67,9 @@ func (n *native) read(f *nfile) bool {
 	f.readIn = n.cycle
 	for n.ctx.Err() == nil {
 		m, err := f.pread(n.buf)
-		if m < len(n.buf) && err == nil {
-			f.atEnd = true
-		}
+		// A short read reached the end: the next one finds only what is
+		// written since. A full one is catching up on older data.
+		f.atEnd = m < len(n.buf) && err == nil
 		if m > 0 {
 			grew = true
 			f.off += int64(m)

@@ -3,27 +3,38 @@ package tailer
 import (
 	"errors"
 	"syscall"
-	"unsafe"
 )
 
 // pread is one pread(2) at the file's offset: os.File.ReadAt would make a
 // second call to see EOF, on every read of a followed file.
 //
 // Once a read has reached the end of a file on a local filesystem, what the
-// next read finds was written since, so it is in the page cache and the call
-// cannot wait for a disk. Such reads skip the runtime's system-call
-// bookkeeping (RawSyscall): an ordinary Syscall of a few microseconds wakes
-// the runtime's sysmon thread from its sleep, which then polls every 20 µs
-// for a while. At a few hundred reads a second that was most of the futex
-// and nanosleep calls of a followed file and a third of the agent's CPU. A
-// file read from its start, or on a network or FUSE filesystem, where a read
-// may block, keeps the ordinary call.
+// next read finds was written since, so it is in the page cache. Such reads
+// skip the runtime's system-call bookkeeping (a raw preadv2 with
+// RWF_NOWAIT, see pread_linux.go): an ordinary Syscall of a few microseconds
+// wakes the runtime's sysmon thread from its sleep, which then polls every
+// 20 µs for a while. At a few hundred reads a second that was most of the
+// futex and nanosleep calls of a followed file and a third of the agent's
+// CPU. RWF_NOWAIT makes the kernel answer EAGAIN instead of waiting (pages
+// not cached, a writer holding the inode's lock), and then the ordinary call
+// is made: a raw call must never block, since it would hold up the garbage
+// collector's stop-the-world. A file read from its start or after a
+// truncation, a read that filled the buffer (catching up), and network or
+// FUSE filesystems keep the ordinary call.
 func (f *nfile) pread(b []byte) (int, error) {
 	for {
 		var m int
 		var err error
 		if f.local && f.atEnd {
-			m, err = rawPread(f.fd, b, f.off)
+			m, err = nowaitPread(f.fd, b, f.off)
+			switch {
+			case err == nil:
+			case errors.Is(err, syscall.EAGAIN):
+				m, err = syscall.Pread(f.fd, b, f.off)
+			case errors.Is(err, errNoNowait), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS):
+				f.local = false // this kernel or filesystem cannot: never again
+				m, err = syscall.Pread(f.fd, b, f.off)
+			}
 		} else {
 			m, err = syscall.Pread(f.fd, b, f.off)
 		}
@@ -37,35 +48,5 @@ func (f *nfile) pread(b []byte) (int, error) {
 	}
 }
 
-func rawPread(fd int, b []byte, off int64) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	r, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(off), 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
-}
-
-// localFS reports whether fd is on a filesystem whose reads of recently
-// written data never leave the machine: the kinds log files live on. Any
-// other kind (NFS, CIFS, FUSE, ...) or a failed statfs counts as remote.
-func localFS(fd int) bool {
-	var st syscall.Statfs_t
-	if err := syscall.Fstatfs(fd, &st); err != nil {
-		return false
-	}
-	switch uint32(st.Type) {
-	case 0xEF53, // ext2, ext3, ext4
-		0x58465342, // xfs
-		0x9123683E, // btrfs
-		0x01021994, // tmpfs
-		0x858458F6, // ramfs
-		0x794C7630, // overlayfs
-		0xF2F52010, // f2fs
-		0x2FC12FC1: // zfs
-		return true
-	}
-	return false
-}
+// errNoNowait says the platform has no raw non-waiting read.
+var errNoNowait = errors.New("no RWF_NOWAIT read on this platform")
