@@ -8,14 +8,15 @@
 // reset: measured at 1,000 lines/s with one viewer, that doubled the system
 // calls and cost more CPU than the work itself. One processor does that work
 // without any of it. Many viewers, or a read of the past, are real parallel
-// work: then the runtime gets its default back until the load has been low
-// for a while.
+// work, and so is a process that keeps one CPU nearly saturated: then the
+// runtime gets its default back until the load has been low for a while.
 package procs
 
 import (
 	"context"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,8 +24,13 @@ import (
 
 // Governor switches between one processor and the runtime's default.
 type Governor struct {
-	// Busy reports whether the load needs more than one processor.
+	// Busy reports whether the load needs more than one processor. The
+	// governor also counts the process busy when it used more than
+	// Saturated of one CPU over the last interval, whatever Busy says:
+	// a few clients of very busy sources are parallel work too.
 	Busy func() bool
+	// Saturated is that share of one CPU [0.7].
+	Saturated float64
 	// Every is how often Busy is asked [1s].
 	Every time.Duration
 	// Settle is how long Busy must stay false before going back to one
@@ -51,6 +57,12 @@ func (g *Governor) Run(ctx context.Context) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	saturated := g.Saturated
+	if saturated <= 0 {
+		saturated = 0.7
+	}
+	var cpu cpuMeter
+	cpu.share(time.Now())
 	defer runtime.SetDefaultGOMAXPROCS()
 	runtime.GOMAXPROCS(1)
 	one := true
@@ -65,7 +77,7 @@ func (g *Governor) Run(ctx context.Context) error {
 		}
 		now := time.Now()
 		switch {
-		case g.Busy():
+		case cpu.share(now) > saturated || g.Busy():
 			quiet = time.Time{}
 			if one {
 				runtime.SetDefaultGOMAXPROCS()
@@ -80,4 +92,26 @@ func (g *Governor) Run(ctx context.Context) error {
 			log.Debug("load is light: one CPU")
 		}
 	}
+}
+
+// cpuMeter measures the process's CPU time (user and system, every thread)
+// between calls, as a share of one CPU.
+type cpuMeter struct {
+	last    time.Time
+	lastCPU time.Duration
+}
+
+func (m *cpuMeter) share(now time.Time) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	wall := now.Sub(m.last)
+	share := 0.0
+	if !m.last.IsZero() && wall > 0 {
+		share = float64(used-m.lastCPU) / float64(wall)
+	}
+	m.last, m.lastCPU = now, used
+	return share
 }

@@ -55,6 +55,35 @@ func TestGovernorFollowsTheLoad(t *testing.T) {
 	}
 }
 
+// A process that keeps a CPU busy gets the default too, though Busy says
+// no: here a goroutine spins until the governor has raised the processors.
+func TestGovernorCountsASaturatedCPU(t *testing.T) {
+	if os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs a runtime default of 2 or more processors and GOMAXPROCS unset")
+	}
+	def := runtime.GOMAXPROCS(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	g := &Governor{Busy: func() bool { return false }, Every: 20 * time.Millisecond, Settle: 20 * time.Millisecond}
+	go func() { done <- g.Run(ctx) }()
+	waitProcs(t, 1)
+	var stop atomic.Bool
+	spun := make(chan struct{})
+	go func() {
+		defer close(spun)
+		for !stop.Load() {
+		}
+	}()
+	waitProcs(t, def)
+	stop.Store(true)
+	<-spun
+	waitProcs(t, 1) // idle again for Settle
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestGovernorLeavesAnOperatorsSetting(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("needs 2 or more processors")
