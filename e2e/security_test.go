@@ -262,6 +262,32 @@ func TestTLSNegotiatesHTTP2(t *testing.T) {
 	}
 }
 
+// Over HTTP/1.1 a TLS stream is taken over from net/http like a plain one
+// (its goroutine waits in a read of the *tls.Conn, and is woken by moving
+// that read's deadline): live lines come, and still come after heartbeats.
+func TestTLSHTTP1StreamIsLive(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path, "before")
+	cfg := fmt.Sprintf("sources:\n  - name: app\n    files: [%s]\ntls: {cert: %s, key: %s}\nstream:\n  heartbeat: 300ms\n", path, certFile, keyFile)
+	old := http.DefaultTransport
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	http.DefaultTransport = tr
+	defer func() { http.DefaultTransport = old; tr.CloseIdleConnections() }()
+	a := startTLS(t, cfg)
+	c := a.open("/stream/app?tail=0")
+	appendLines(t, path, "live one")
+	if got := c.next(t).Data; got != "live one" {
+		t.Fatalf("first live line over TLS/HTTP/1.1: %q", got)
+	}
+	time.Sleep(1500 * time.Millisecond) // several heartbeats
+	appendLines(t, path, "live two")
+	if got := c.next(t).Data; got != "live two" {
+		t.Fatalf("second live line over TLS/HTTP/1.1: %q", got)
+	}
+}
+
 func startTLS(t *testing.T, cfg string) *agent {
 	t.Helper()
 	httpsReady = true
