@@ -1,7 +1,6 @@
 package tailer
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"slices"
@@ -35,10 +34,7 @@ func (n *native) readRetired(now time.Time) {
 			continue
 		}
 		// Its last line will never get a newline now: deliver it as is.
-		lines, cuts := f.sp.flush(f.path, now, nil)
-		for i := range lines {
-			lines[i].Dev, lines[i].Ino, lines[i].End = f.id.dev, f.id.ino, f.off
-		}
+		lines, cuts := f.sp.flush(f.path, now, f.off, nil)
 		n.deliver(lines, cuts)
 		_ = f.f.Close()
 		delete(n.byID, f.id)
@@ -77,8 +73,7 @@ func (n *native) read(f *nfile) bool {
 				f.size = f.off
 			}
 			t.bytes.Add(uint64(m))
-			lines, cuts := f.sp.feed(n.buf[:m], f.path, time.Now(), nil)
-			setEnds(lines, n.buf[:m], f.off-int64(m), f.id)
+			lines, cuts := f.sp.feed(n.buf[:m], f.off-int64(m), f.path, time.Now(), nil)
 			n.deliver(lines, cuts)
 		}
 		if err != nil {
@@ -152,19 +147,4 @@ func reason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// setEnds gives the lines split from chunk (which starts at offset base of
-// the file) their file identity and end offsets: feed returns exactly one
-// line per newline of the chunk, in order.
-func setEnds(lines []Line, chunk []byte, base int64, id fileID) {
-	pos := 0
-	for i := range lines {
-		j := bytes.IndexByte(chunk[pos:], '\n')
-		if j < 0 {
-			break
-		}
-		pos += j + 1
-		lines[i].Dev, lines[i].Ino, lines[i].End = id.dev, id.ino, base+int64(pos)
-	}
 }

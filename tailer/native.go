@@ -484,7 +484,7 @@ func (n *native) open(p string) []Line {
 		n.adopt(n.byID[id], p)
 		return nil
 	}
-	f := &nfile{path: p, id: id, f: fd, fd: int(fd.Fd()), size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes)}
+	f := &nfile{path: p, id: id, f: fd, fd: int(fd.Fd()), size: fi.Size(), sp: newSplitter(t.opts.MaxLineBytes, id)}
 	f.local = localFS(f.fd)
 	n.active[p] = f
 	n.byID[id] = f

@@ -80,12 +80,12 @@ func lastLines(f *os.File, path string, end int64, n, max int, maxBytes int64, b
 			return nil
 		}
 	}
-	sp := newSplitter(max)
 	now := time.Now()
 	var id fileID
 	if fi, err := f.Stat(); err == nil {
 		id = idOf(fi)
 	}
+	sp := newSplitter(max, id)
 	var lines []Line
 	for off := start; off < end; {
 		c := int64(len(buf))
@@ -94,9 +94,7 @@ func lastLines(f *os.File, path string, end int64, n, max int, maxBytes int64, b
 		}
 		m, err := f.ReadAt(buf[:c], off)
 		if m > 0 {
-			k := len(lines)
-			lines, _ = sp.feed(buf[:m], path, now, lines)
-			setEnds(lines[k:], buf[:m], off, id)
+			lines, _ = sp.feed(buf[:m], off, path, now, lines)
 			off += int64(m)
 		}
 		if err != nil || m == 0 {

@@ -12,6 +12,7 @@ import (
 // memory: the rest is only counted, and the line is emitted with Cut set.
 type splitter struct {
 	max     int
+	id      fileID // the file's device and inode, given to every line
 	held    []byte // first bytes (at most max) of the incomplete line
 	heldLen int    // full length of the incomplete line so far
 	last    byte   // last byte of the incomplete line, to strip a CR that was not kept
@@ -23,9 +24,10 @@ type splitter struct {
 type span struct {
 	text []byte // the kept bytes (at most max), possibly still ending in '\r'
 	full int    // the line's full length without '\n'
+	end  int    // offset just after its newline, in the chunk it ended in
 }
 
-func newSplitter(max int) splitter { return splitter{max: max} }
+func newSplitter(max int, id fileID) splitter { return splitter{max: max, id: id} }
 
 // reset forgets the incomplete line (the file was truncated under it).
 func (s *splitter) reset() {
@@ -33,11 +35,13 @@ func (s *splitter) reset() {
 	s.heldLen = 0
 }
 
-// feed splits chunk into lines and returns them appended to dst, all texts
-// sharing one new backing array (one allocation per chunk rather than per
-// line). Bytes after the last newline are held for the next feed. It also
-// returns the number of lines that were cut.
-func (s *splitter) feed(chunk []byte, file string, now time.Time, dst []Line) ([]Line, int) {
+// feed splits chunk, which starts at offset base of the file, into lines
+// and returns them appended to dst, all texts sharing one new backing array
+// (one allocation per chunk rather than per line), each with its file's
+// identity and the offset just after its newline (Line.End). Bytes after
+// the last newline are held for the next feed. It also returns the number
+// of lines that were cut.
+func (s *splitter) feed(chunk []byte, base int64, file string, now time.Time, dst []Line) ([]Line, int) {
 	s.spans = s.spans[:0]
 	rest := chunk
 	for {
@@ -47,17 +51,18 @@ func (s *splitter) feed(chunk []byte, file string, now time.Time, dst []Line) ([
 		}
 		seg := rest[:i]
 		rest = rest[i+1:]
+		end := len(chunk) - len(rest)
 		if s.heldLen <= 0 { // nothing held, or the held line was completed above
-			s.spans = append(s.spans, s.makeSpan(seg, len(seg), lastByte(seg, 0)))
+			s.spans = append(s.spans, s.makeSpan(seg, len(seg), lastByte(seg, 0), end))
 			continue
 		}
 		// The line began in an earlier chunk: complete it in s.held, which
 		// is only reset after the spans were copied out below.
 		s.keep(seg)
-		s.spans = append(s.spans, s.makeSpan(s.held, s.heldLen+len(seg), lastByte(seg, s.last)))
+		s.spans = append(s.spans, s.makeSpan(s.held, s.heldLen+len(seg), lastByte(seg, s.last), end))
 		s.heldLen = -1 // marks held as consumed; reset once copied
 	}
-	dst, cuts := s.materialize(file, now, dst)
+	dst, cuts := s.materialize(file, now, base, dst)
 	if s.heldLen < 0 {
 		s.reset()
 	}
@@ -69,14 +74,15 @@ func (s *splitter) feed(chunk []byte, file string, now time.Time, dst []Line) ([
 	return dst, cuts
 }
 
-// flush returns the held incomplete line as a final line; used when a file
-// is closed for good, where no newline will ever come.
-func (s *splitter) flush(file string, now time.Time, dst []Line) ([]Line, int) {
+// flush returns the held incomplete line as a final line, ending at offset
+// end of the file; used when a file is closed for good, where no newline
+// will ever come.
+func (s *splitter) flush(file string, now time.Time, end int64, dst []Line) ([]Line, int) {
 	if s.heldLen == 0 {
 		return dst, 0
 	}
-	s.spans = append(s.spans[:0], s.makeSpan(s.held, s.heldLen, s.last))
-	dst, cuts := s.materialize(file, now, dst)
+	s.spans = append(s.spans[:0], s.makeSpan(s.held, s.heldLen, s.last, 0))
+	dst, cuts := s.materialize(file, now, end, dst)
 	s.reset()
 	return dst, cuts
 }
@@ -100,7 +106,7 @@ func lastByte(seg []byte, prev byte) byte {
 
 // makeSpan applies the CR strip and the max cut to a line whose first kept
 // bytes are text and whose full length (CR included) is full.
-func (s *splitter) makeSpan(text []byte, full int, last byte) span {
+func (s *splitter) makeSpan(text []byte, full int, last byte, end int) span {
 	if last == '\r' && full > 0 {
 		full--
 	}
@@ -113,11 +119,12 @@ func (s *splitter) makeSpan(text []byte, full int, last byte) span {
 	if full > s.max {
 		text = runeCut(text)
 	}
-	return span{text: text, full: full}
+	return span{text: text, full: full, end: end}
 }
 
-// materialize copies the spans into one backing array and appends the lines.
-func (s *splitter) materialize(file string, now time.Time, dst []Line) ([]Line, int) {
+// materialize copies the spans into one backing array and appends the
+// lines; a span's end is relative to base.
+func (s *splitter) materialize(file string, now time.Time, base int64, dst []Line) ([]Line, int) {
 	if len(s.spans) == 0 {
 		return dst, 0
 	}
@@ -132,7 +139,8 @@ func (s *splitter) materialize(file string, now time.Time, dst []Line) ([]Line, 
 	cuts, pos := 0, 0
 	for _, sp := range s.spans {
 		n := copy(backing[pos:], sp.text)
-		l := Line{File: file, Text: backing[pos : pos+n : pos+n], Time: now}
+		l := Line{File: file, Text: backing[pos : pos+n : pos+n], Time: now,
+			Dev: s.id.dev, Ino: s.id.ino, End: base + int64(sp.end)}
 		pos += n
 		if sp.full > s.max {
 			l.Cut = sp.full
