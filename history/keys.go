@@ -53,6 +53,13 @@ type Positions struct {
 	clock uint64
 	state string // the file the table is kept in; "": memory only
 	err   error  // the last save's error, reported once
+
+	// The key's text before and after the entry of the file last keyed:
+	// lines come in runs of one file, and only that file's entry changes
+	// from one line's key to the next. Valid while ok and for file i.
+	keyPre, keySuf []byte
+	keyI           int
+	keyOK          bool
 }
 
 // NewPositions returns an empty table named gen (printable, no '~').
@@ -89,7 +96,20 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 		f.fpAt = end
 		p.saveLocked()
 	}
-	return p.appendKey(dst)
+	if !ok || !p.keyOK || p.keyI != i {
+		p.keyPre = appendKeyHead(p.keyPre[:0], p.gen)
+		for j := range i {
+			p.keyPre = appendEntry(p.keyPre, j, p.files[j].Off)
+		}
+		suf := append(p.keySuf[:0], '.') // not '~': every entry gets its '_'
+		for j := i + 1; j < len(p.files); j++ {
+			suf = appendEntry(suf, j, p.files[j].Off)
+		}
+		p.keySuf, p.keyI, p.keyOK = suf, i, true
+	}
+	dst = append(dst, p.keyPre...)
+	dst = appendEntry(dst, i, end)
+	return append(dst, p.keySuf[1:]...)
 }
 
 // slot returns a free index, forgetting the least recently read file when

@@ -76,3 +76,23 @@ func TestPositionsSurviveRestartAndCompression(t *testing.T) {
 		}
 	}
 }
+
+// Key reuses the text around the entry of the file it keyed last; every
+// key must still be the whole table's key as of its line, across runs of
+// one file, switches between files and a new file in the middle.
+func TestKeyEqualsTheTablesKey(t *testing.T) {
+	p := NewPositions("g1")
+	steps := []struct {
+		ino uint64
+		end int64
+	}{{1, 10}, {1, 20}, {2, 5}, {2, 9}, {1, 30}, {3, 7}, {2, 12}, {3, 8}, {3, 9}, {1, 31}}
+	for _, st := range steps {
+		got := p.Key(nil, 9, st.ino, "/nonexistent/f", st.end)
+		p.mu.Lock()
+		want := p.appendKey(nil)
+		p.mu.Unlock()
+		if string(got) != string(want) {
+			t.Fatalf("after ino %d end %d: key %q, want the table's %q", st.ino, st.end, got, want)
+		}
+	}
+}

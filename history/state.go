@@ -83,7 +83,7 @@ func LoadPositions(path, gen string) (*Positions, error) {
 	if err := json.Unmarshal(b, &st); err != nil || st.Gen == "" || len(st.Files) > maxKnown {
 		return p, fmt.Errorf("%s: not a position table, starting afresh", path)
 	}
-	p.gen, p.files = st.Gen, st.Files
+	p.gen, p.files, p.keyOK = st.Gen, st.Files, false
 	for i := range p.files {
 		f := &p.files[i]
 		p.byID[devIno{f.Dev, f.Ino}] = i
