@@ -97,21 +97,12 @@ func (d *directWriter) write(h *Hub, c *client) {
 		oldest = d.events[0].Time
 	}
 	for i, e := range d.events {
-		if c.merged {
-			// The merged id is the client's own (see mergedID); holding
-			// c.writing makes this goroutine its writer for now.
-			b = append(b, c.mergedID(e)...)
-		}
-		b = append(b, e.frame(c.req.Format, c.merged)...)
+		// Holding c.writing makes this goroutine the client's writer for
+		// now, which the merged id (the client's own) needs.
+		b = c.appendEvent(b, e)
 		d.events[i] = nil
 	}
-	if dropped > 0 {
-		h.dropped.Add(uint64(dropped))
-		b = appendGap(b, dropped, "")
-	}
-	if c.heartbeat.Swap(false) {
-		b = append(b, heartbeatFrame...)
-	}
+	b = c.appendTail(b, h, dropped)
 	data := len(b) - chunkRoom
 	if data == 0 {
 		d.buf = b

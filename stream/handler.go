@@ -274,12 +274,9 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, wait func() string, sub 
 			c.writeEvent(sw, e)
 			batch[i] = nil
 		}
-		if dropped > 0 {
-			h.dropped.Add(uint64(dropped))
-			sw.write(appendGap(nil, dropped, ""), 0)
-		}
-		if c.heartbeat.Swap(false) {
-			sw.write(heartbeatFrame, 0)
+		var tb [64]byte
+		if tail := c.appendTail(tb[:0], h, dropped); len(tail) > 0 {
+			sw.write(tail, 0)
 		}
 		err := sw.flush()
 		if direct {

@@ -55,6 +55,28 @@ func (c *client) writeEvent(sw *streamWriter, e *Event) {
 	sw.write(e.frame(c.req.Format, c.merged), 1)
 }
 
+// appendEvent is writeEvent for a direct write's buffer.
+func (c *client) appendEvent(b []byte, e *Event) []byte {
+	if c.merged {
+		b = append(b, c.mergedID(e)...)
+	}
+	return append(b, e.frame(c.req.Format, c.merged)...)
+}
+
+// appendTail appends what ends a turn of writing a client, after its
+// events: the gap of the events its queue dropped (counted in the hub's
+// drops) and a heartbeat when one is due.
+func (c *client) appendTail(b []byte, h *Hub, dropped int64) []byte {
+	if dropped > 0 {
+		h.dropped.Add(uint64(dropped))
+		b = appendGap(b, dropped, "")
+	}
+	if c.heartbeat.Swap(false) {
+		b = append(b, heartbeatFrame...)
+	}
+	return b
+}
+
 // parseMergedID reads a merged id: its G (0 when absent or unreadable) and
 // the key it names for each source (nil for none).
 func parseMergedID(id string, srcs []*Source) (uint64, [][]byte, bool) {
