@@ -67,10 +67,7 @@ func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, c
 	src := a.hub.Source(s.Name, stream.KindJournal)
 	// A producer started again (reload) goes on after what its source
 	// already holds, rather than reading the prefill a second time.
-	var after string
-	if k := src.LastKey(); bytes.HasPrefix(k, []byte(cursorPrefix)) && journal.ValidCursor(string(k[1:])) {
-		after = string(k[1:])
-	}
+	after, _ := cursorOf(src.LastKey())
 	jc := s.Journal
 	j, err := journal.New(journal.Options{
 		Units:       jc.Units,

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -377,7 +376,7 @@ func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *stream.Request) 
 			resume, resuming = p, true
 			h.resumes.Add(1)
 		} else {
-			head = appendGapFrame(head, -1)
+			head = stream.AppendGap(head, -1)
 		}
 	}
 	vw := newViewer(h.opts.ClientBuffer)
@@ -416,7 +415,7 @@ func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *stream.Request) 
 		floor = resume
 		if state.FirstSeq > resume.seq+1 && state.Msgs > 0 || state.Msgs == 0 && state.LastSeq > resume.seq {
 			// The stream no longer holds what followed the resume point.
-			head = appendGapFrame(head, -1)
+			head = stream.AppendGap(head, -1)
 			h.retentionGaps.Add(1)
 		}
 	} else if state.LastSeq > h.opts.TailScan && req.Tail > 0 {
@@ -481,19 +480,4 @@ func (h *Hub) unsubscribe(v *view, vw *viewer) {
 		v.stop()
 		h.consumers.Add(-1)
 	}
-}
-
-func appendGapFrame(b []byte, missed int64) []byte {
-	b = append(b, "event: gap\ndata: {\"missed\":"...)
-	b = appendInt(b, missed)
-	return append(b, "}\n\n"...)
-}
-
-func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
-
-func jsonUnmarshal(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return errors.Join(errBadBody, err)
-	}
-	return nil
 }

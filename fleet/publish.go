@@ -119,7 +119,6 @@ type pending struct {
 	last    uint64 // the in-run id acknowledged once this message is; 0: lines read from the past
 	lastKey []byte // the durable key acknowledged once this message is; nil: none
 	lines   int
-	gap     int64
 }
 
 // Run publishes until ctx is done.
@@ -412,7 +411,7 @@ func (p *Publisher) publishGap(missed int64, prev uint64, prevKey []byte) (*pend
 	}
 	p.log.Warn("fleet: lines lost before they could be published", zap.Int64("missed", missed))
 	f, err := p.o.JS.PublishMsgAsync(m)
-	return &pending{msg: m, f: f, last: prev, lastKey: prevKey, gap: missed}, err
+	return &pending{msg: m, f: f, last: prev, lastKey: prevKey}, err
 }
 
 // resend publishes every pending message again; false if one failed at once.

@@ -2,13 +2,13 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 
 	"edgetail/stream"
 )
@@ -78,7 +78,6 @@ type seen struct {
 type view struct {
 	hub  *Hub
 	spec viewSpec
-	log  *zap.Logger
 
 	mu       sync.Mutex
 	floor    pos // events at or before it are not the view's
@@ -96,7 +95,7 @@ type view struct {
 }
 
 func newView(h *Hub, spec viewSpec, floor pos) *view {
-	return &view{hub: h, spec: spec, log: h.log, floor: floor, viewers: make(map[*viewer]struct{}),
+	return &view{hub: h, spec: spec, floor: floor, viewers: make(map[*viewer]struct{}),
 		dedup: make(map[string]seen), caught: make(chan struct{}),
 		ring: make([]*hevent, 0, 64)}
 }
@@ -202,7 +201,7 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 			return nil
 		}
 		var g gapBody
-		if err := jsonUnmarshal(m.Data(), &g); err != nil {
+		if err := json.Unmarshal(m.Data(), &g); err != nil {
 			return nil
 		}
 		return []*hevent{gapEvent(seq, host, source, g.Missed)}

@@ -145,9 +145,7 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 		h.sent.Add(uint64(len(batch)))
 		if dropped > 0 {
 			h.dropped.Add(uint64(dropped))
-			buf = append(buf, "event: gap\ndata: {\"missed\":"...)
-			buf = appendInt(buf, dropped)
-			buf = append(buf, "}\n\n"...)
+			buf = stream.AppendGap(buf, dropped)
 		}
 		if beat {
 			buf = append(buf, stream.HeartbeatFrame()...)

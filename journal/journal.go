@@ -296,10 +296,7 @@ func (j *Journal) read(ctx context.Context, args []string, drop string, skip int
 			break
 		}
 	}
-	if emitErr != nil {
-		cancel()
-	}
-	werr := cmd.Wait()
+	werr := cmd.Wait() // a failed emit has cancelled journalctl already
 	if emitErr != nil {
 		if errors.Is(emitErr, errStop) {
 			return delivered, cursor, errStop
@@ -338,7 +335,7 @@ func (j *Journal) ReadPast(ctx context.Context, q Query, emit func(missed bool, 
 	var run []string
 	switch {
 	case q.After != "":
-		if !validCursor(q.After) {
+		if !ValidCursor(q.After) {
 			return fmt.Errorf("%q is not a journal cursor", q.After)
 		}
 		run = append(run, "--cursor="+q.After)

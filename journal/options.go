@@ -156,7 +156,7 @@ func (o *Options) validate() (opts, matches []string, err error) {
 	if o.Prefill < 0 {
 		errs = append(errs, errors.New("prefill must be >= 0"))
 	}
-	if o.After != "" && !validCursor(o.After) {
+	if o.After != "" && !ValidCursor(o.After) {
 		errs = append(errs, fmt.Errorf("after: %q is not a journal cursor", o.After))
 	}
 	// Matches go after "--", so that nothing in them can be read as an
@@ -194,10 +194,11 @@ func (o *Options) validate() (opts, matches []string, err error) {
 	return args, matches, errors.Join(errs...)
 }
 
-// validCursor accepts what journalctl prints as __CURSOR (s=...;i=...;...):
-// printable ASCII with no spaces, bounded. It is handed to journalctl as
+// ValidCursor reports whether c looks like a journal cursor: what
+// journalctl prints as __CURSOR (s=...;i=...;...), printable ASCII with no
+// spaces, bounded. It is handed to journalctl as
 // one --cursor= argument, so this is about keeping it sane, not safe.
-func validCursor(c string) bool {
+func ValidCursor(c string) bool {
 	if len(c) == 0 || len(c) > 512 || !strings.HasPrefix(c, "s=") {
 		return false
 	}
@@ -208,6 +209,3 @@ func validCursor(c string) bool {
 	}
 	return true
 }
-
-// ValidCursor reports whether c looks like a journal cursor.
-func ValidCursor(c string) bool { return validCursor(c) }

@@ -25,6 +25,10 @@ func AppendRetry(dst []byte, retryMillis int64) []byte {
 	return append(dst, '\n', '\n')
 }
 
+// AppendGap appends an `event: gap` frame saying missed events were lost
+// (-1: an unknown number).
+func AppendGap(dst []byte, missed int64) []byte { return appendGap(dst, missed, "") }
+
 // HeartbeatFrame is the comment frame sent every heartbeat interval.
 func HeartbeatFrame() []byte { return heartbeatFrame }
 
