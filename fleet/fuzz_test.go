@@ -39,7 +39,8 @@ func FuzzDecodeLines(f *testing.F) {
 		recs, _ := decodeLines(body)
 		for i := range recs {
 			for _, fm := range []stream.Format{stream.FormatJSON, stream.FormatText} {
-				e := lineEvent(pos{1, i}, "h\nx", "s", &recs[i], fm)
+				var scratch []byte
+				e := lineEvent(pos{1, i}, "h\nx", "s", &recs[i], fm, &scratch)
 				fr := string(e.frame)
 				if !utf8.ValidString(fr) {
 					t.Fatalf("invalid UTF-8 in %q", fr)

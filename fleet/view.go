@@ -90,6 +90,7 @@ type view struct {
 	caught   chan struct{}   // closed once the consumer has caught up
 	caughtOK bool
 	stopped  bool
+	scratch  []byte // lineEvent's
 
 	cc jetstream.ConsumeContext
 }
@@ -248,7 +249,7 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 		if !sp.filter.Match(&e) {
 			continue
 		}
-		out = append(out, lineEvent(at, host, source, r, sp.format))
+		out = append(out, lineEvent(at, host, source, r, sp.format, &v.scratch))
 	}
 	return out
 }
@@ -334,34 +335,33 @@ func appendPosID(b []byte, p pos) []byte {
 }
 
 // lineEvent encodes one line: JSON {"host","source","id","time","level",
-// "file","line"}, or text "[host/source] line".
-func lineEvent(at pos, host, source string, r *record, f stream.Format) *hevent {
+// "file","line"}, or text "[host/source] line". scratch is the caller's
+// buffer for sanitizing a field before it is quoted (v.mu held), so that a
+// line costs one allocation, its frame, in every view.
+func lineEvent(at pos, host, source string, r *record, f stream.Format, scratch *[]byte) *hevent {
 	b := make([]byte, 0, len(r.Line)+len(host)+len(source)+len(r.File)+160)
 	b = appendPosID(b, at)
 	b = append(b, "data: "...)
-	line := stream.AppendSafe(nil, []byte(r.Line))
 	if f == stream.FormatText {
 		b = append(b, '[')
-		b = stream.AppendSafe(b, []byte(host))
+		b = stream.AppendSafeString(b, host)
 		b = append(b, '/')
-		b = stream.AppendSafe(b, []byte(source))
+		b = stream.AppendSafeString(b, source)
 		b = append(b, "] "...)
-		b = append(b, line...)
+		b = stream.AppendSafeString(b, r.Line)
 	} else {
-		b = append(b, `{"host":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(host)))
-		b = append(b, `,"source":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(source)))
-		b = append(b, `,"id":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(r.ID)))
-		b = append(b, `,"time":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(r.Time)))
-		b = append(b, `,"level":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(r.Level)))
-		b = append(b, `,"file":`...)
-		b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(r.File)))
-		b = append(b, `,"line":`...)
-		b = stream.AppendJSONString(b, line)
+		field := func(b []byte, name, s string) []byte {
+			b = append(b, name...)
+			*scratch = stream.AppendSafeString((*scratch)[:0], s)
+			return stream.AppendJSONString(b, *scratch)
+		}
+		b = field(b, `{"host":`, host)
+		b = field(b, `,"source":`, source)
+		b = field(b, `,"id":`, r.ID)
+		b = field(b, `,"time":`, r.Time)
+		b = field(b, `,"level":`, r.Level)
+		b = field(b, `,"file":`, r.File)
+		b = field(b, `,"line":`, r.Line)
 		b = append(b, '}')
 	}
 	b = append(b, '\n', '\n')

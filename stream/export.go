@@ -1,6 +1,9 @@
 package stream
 
-import "strconv"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // Encoders shared with other packages that write the same SSE frames (the
 // fleet hub), so that every stream edgetail serves follows one set of rules
@@ -13,6 +16,12 @@ func AppendSafe(dst, line []byte) []byte {
 		return append(dst, line...)
 	}
 	return appendSafe(dst, line)
+}
+
+// AppendSafeString is AppendSafe for a string, without converting it.
+func AppendSafeString(dst []byte, s string) []byte {
+	// Only read: the string's bytes are never written.
+	return AppendSafe(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // AppendJSONString appends s, which must be valid UTF-8, as a JSON string.
