@@ -62,24 +62,38 @@ func (f *Filter) Match(e *Event) bool {
 	if e.Kind != KindLine {
 		return true
 	}
-	if f.Level != LevelUnknown && e.Level < f.Level {
+	return f.match(e.Line, e.Level, false, e.Journal)
+}
+
+// MatchLine is Match for a line not yet encoded (a line read from the
+// past): its level is its producer's when it has one (a journal entry's
+// PRIORITY), else detected from its text, only when the filter asks for one.
+func (f *Filter) MatchLine(l *Line) bool {
+	return f.match(l.Text, l.Level, true, l.Journal)
+}
+
+// match is the filter itself; detect says an unknown level is still to be
+// detected from the text. The cheap substring tests go first.
+func (f *Filter) match(text []byte, lv Level, detect bool, j *JournalFields) bool {
+	if f.q != nil && !containsFold(text, f.q) {
 		return false
 	}
-	if f.journalOnly() {
-		j := e.Journal
-		if j == nil || (len(f.Units) > 0 && !slices.Contains(f.Units, j.Unit)) ||
-			(len(f.Identifiers) > 0 && !slices.Contains(f.Identifiers, j.Identifier)) {
+	if f.not != nil && containsFold(text, f.not) {
+		return false
+	}
+	if f.Level != LevelUnknown {
+		if detect && lv == LevelUnknown {
+			lv = DetectLevel(text)
+		}
+		if lv < f.Level {
 			return false
 		}
 	}
-	line := e.Line
-	if f.q != nil && !containsFold(line, f.q) {
+	if f.journalOnly() && (j == nil || (len(f.Units) > 0 && !slices.Contains(f.Units, j.Unit)) ||
+		(len(f.Identifiers) > 0 && !slices.Contains(f.Identifiers, j.Identifier))) {
 		return false
 	}
-	if f.not != nil && containsFold(line, f.not) {
-		return false
-	}
-	if f.re != nil && !f.re.Match(line) {
+	if f.re != nil && !f.re.Match(text) {
 		return false
 	}
 	return true
@@ -114,24 +128,6 @@ type Request struct {
 
 // Window reports whether the request asks for a time window of the past.
 func (r *Request) Window() bool { return !r.Since.IsZero() || !r.Until.IsZero() }
-
-// MatchLine applies the filter to a line not yet encoded (a line read from
-// disk), detecting its level only when the filter asks for one.
-func (f *Filter) MatchLine(text []byte) bool {
-	if f.q != nil && !containsFold(text, f.q) {
-		return false
-	}
-	if f.not != nil && containsFold(text, f.not) {
-		return false
-	}
-	if f.Level != LevelUnknown && DetectLevel(text) < f.Level {
-		return false
-	}
-	if f.re != nil && !f.re.Match(text) {
-		return false
-	}
-	return true
-}
 
 // Limits on request parameters, so that no request makes the agent do
 // unbounded work.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +113,50 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Fatalf("identifier= on a file source: %d", resp.StatusCode)
+	}
+}
+
+// matchPast is a past that applies the query's Match, as the agent's file
+// and journal pasts do.
+type matchPast struct{ lines []Line }
+
+func (p *matchPast) ReadPast(ctx context.Context, q PastQuery, emit func(PastItem) error) error {
+	var it PastItem
+	for _, l := range p.lines {
+		if q.Match == nil || q.Match(&l) {
+			it.Lines = append(it.Lines, l)
+		}
+	}
+	return emit(it)
+}
+
+// A download is filtered like a stream: by unit (the journal's fields) and
+// by the level its producer gave the line, not one detected from its text.
+func TestDownloadFiltersJournalFieldsAndProducerLevel(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.hub.Source("j", KindJournal)
+	line := func(text, unit string, lv Level) Line {
+		return Line{Text: []byte(text), Time: time.Now(), Level: lv, Journal: &JournalFields{Unit: unit, Priority: -1}}
+	}
+	s.SetPast(&matchPast{lines: []Line{
+		line("disk gone", "a.service", LevelError),
+		line("other unit", "b.service", LevelError),
+		line("just chatter", "a.service", LevelInfo),
+	}})
+	srv := httptest.NewServer(e.hub.Download())
+	defer srv.Close()
+	for _, tc := range []struct{ query, want string }{
+		{"unit=a.service", "disk gone\njust chatter\n"},
+		{"unit=a.service&level=error", "disk gone\n"},
+	} {
+		resp, err := http.Get(srv.URL + "/download/j?since=1h&" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != tc.want {
+			t.Errorf("%s: %s %q, want %q", tc.query, resp.Status, b, tc.want)
+		}
 	}
 }

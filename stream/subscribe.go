@@ -256,7 +256,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through())}
 	f := &req.Filter
 	if f.Key() != "" {
-		q.Match = func(l *Line) bool { return f.MatchLine(l.Text) }
+		q.Match = f.MatchLine
 		q.Contains = f.q
 	}
 	switch {
