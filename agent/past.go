@@ -73,7 +73,11 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 		return err
 	}
 	paths := p.paths()
-	if gone := b.Gone(history.PlanAll(paths)); len(gone) > 0 {
+	var gone []history.KnownFile
+	if q.After != nil { // only a resume point names files that may be gone
+		gone = b.Gone(history.PlanAll(paths))
+	}
+	if len(gone) > 0 {
 		for _, g := range gone {
 			p.log.Info("resume point names a file no longer on disk", zap.String("file", g.Path))
 		}
@@ -92,7 +96,10 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 			return q.Match(&l)
 		}
 	}
-	keys := b.Keyer()
+	var keys *history.Keyer
+	if !q.NoKeys {
+		keys = b.Keyer()
+	}
 	var lines []stream.Line
 	var kbuf []byte
 	return history.Read(ctx, hq, func(it history.Item) error {
@@ -103,11 +110,12 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 		lines = lines[:0]
 		kbuf = kbuf[:0]
 		for _, l := range it.Lines {
-			start := len(kbuf)
-			kbuf = keys.Key(kbuf, l.Dev, l.Ino, l.End)
 			var key []byte
-			if len(kbuf) > start {
-				key = kbuf[start:len(kbuf):len(kbuf)]
+			if keys != nil {
+				start := len(kbuf)
+				if kbuf = keys.Key(kbuf, l.Dev, l.Ino, l.End); len(kbuf) > start {
+					key = kbuf[start:len(kbuf):len(kbuf)]
+				}
 			}
 			lines = append(lines, stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
 		}

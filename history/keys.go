@@ -367,12 +367,10 @@ func (b *Bounds) Keyer() *Keyer {
 }
 
 // Key appends the key after the line of file (dev, ino) that ends at end;
-// for a file the source never followed it returns dst as it is.
+// for a file the source never followed it returns dst as it is. Range has
+// seen every file of the read before its lines, and noted the known ones.
 func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 	i, ok := k.b.read[devIno{dev, ino}]
-	if !ok {
-		i, ok = k.b.index(&File{Dev: dev, Ino: ino})
-	}
 	if !ok {
 		return dst
 	}

@@ -37,6 +37,9 @@ type PastQuery struct {
 	// ASCII case (the q= filter), so that a reader may skip in bulk the
 	// lines without it; nil: none. An edgetail addition to the shared hook.
 	Contains []byte
+	// NoKeys says the reader does not need the lines' keys (a download):
+	// a Past may leave Line.Key nil.
+	NoKeys bool
 }
 
 // PastItem is a run of lines, optionally after a gap.

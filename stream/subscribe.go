@@ -253,7 +253,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 	if s.past == nil {
 		return nil
 	}
-	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through())}
+	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through()), NoKeys: req.download}
 	f := &req.Filter
 	if f.Key() != "" {
 		q.Match = f.MatchLine
