@@ -388,7 +388,7 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 	pos := newPositions(cfg.StateDir, s.Name, log)
 	src.SetPast(&filePast{t: t, pos: pos, maxLine: cfg.Stream.MaxLineBytes, log: log})
 	p.wg.Go(func() {
-		if err := t.Run(ctx, sourceSink{src: src, pos: pos}); err != nil {
+		if err := t.Run(ctx, &sourceSink{src: src, pos: pos}); err != nil {
 			log.Error("tailer stopped", zap.Error(err))
 		}
 		// Keep the offsets reached, so that a restart knows them.
@@ -415,14 +415,15 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 // here, in the order the source commits them, so that a key names the
 // source's position on disk as of its line.
 type sourceSink struct {
-	src *stream.Source
-	pos *history.Positions
+	src  *stream.Source
+	pos  *history.Positions
+	keys []byte // the batch's keys; reused, since the events copy them
 }
 
-var _ tailer.Sink = sourceSink{}
+var _ tailer.Sink = (*sourceSink)(nil)
 
-func (s sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
-	keys := make([]byte, 0, 40*len(b.Lines))
+func (s *sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
+	keys := s.keys[:0]
 	for i := range b.Lines {
 		l := &b.Lines[i]
 		start := len(keys)
@@ -430,10 +431,13 @@ func (s sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
 			l.Key = keys[start:len(keys):len(keys)]
 		}
 	}
+	if cap(keys) <= 1<<20 { // a huge batch's buffer is not kept
+		s.keys = keys
+	}
 	return s.src.Publish(ctx, b.Lines)
 }
 
-func (s sourceSink) Patience() time.Duration { return s.src.Patience() }
+func (s *sourceSink) Patience() time.Duration { return s.src.Patience() }
 
 func (p *producer) stop() {
 	p.cancel()

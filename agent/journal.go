@@ -114,6 +114,14 @@ func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, c
 // journalLines turns entries into stream lines keyed by their cursors.
 func journalLines(es []journal.Entry, maxLine int) []stream.Line {
 	lines := make([]stream.Line, len(es))
+	// One array for the batch's journal fields and one for its keys, not
+	// two allocations per entry (encode copies the keys into the frames).
+	fields := make([]stream.JournalFields, len(es))
+	n := 0
+	for i := range es {
+		n += len(cursorPrefix) + len(es[i].Cursor)
+	}
+	keys := make([]byte, 0, n)
 	for i := range es {
 		e := &es[i]
 		l := &lines[i]
@@ -122,10 +130,13 @@ func journalLines(es []journal.Entry, maxLine int) []stream.Line {
 			l.Cut = len(l.Text)
 			l.Text = l.Text[:maxLine]
 		}
-		l.Key = append([]byte(cursorPrefix), e.Cursor...)
+		start := len(keys)
+		keys = append(append(keys, cursorPrefix...), e.Cursor...)
+		l.Key = keys[start:len(keys):len(keys)]
 		l.Level = priorityLevel(e.Priority)
-		l.Journal = &stream.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
+		fields[i] = stream.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
 			Priority: e.Priority, Boot: e.Boot, Cursor: e.Cursor}
+		l.Journal = &fields[i]
 	}
 	return lines
 }

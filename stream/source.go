@@ -168,7 +168,7 @@ func (s *Source) encode(lines []Line, number bool) []Event {
 	events := make([]Event, len(lines))
 	total := 0
 	for i := range lines {
-		total += len(lines[i].Text) + 48
+		total += len(lines[i].Text) + len(lines[i].Key) + 48
 	}
 	buf := make([]byte, 0, total)
 	var spans []frameSpan
@@ -216,6 +216,12 @@ func (s *Source) encode(lines []Line, number bool) []Event {
 		end := sp.end + 2
 		events[i].Frame = buf[sp.start:end:end]
 		events[i].Line = buf[sp.line:sp.end:sp.end]
+		if k := lines[i].Key; k != nil {
+			// The key as written in the frame's "id: " line: the event
+			// owns it, so producers may reuse their key buffers.
+			ks, ke := sp.start+len("id: "), sp.start+len("id: ")+len(k)
+			events[i].Key = buf[ks:ke:ke]
+		}
 		if lv := lines[i].Level; lv != LevelUnknown {
 			events[i].Level = lv
 		} else {

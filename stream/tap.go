@@ -294,19 +294,10 @@ func (t *Tap) takePast(rd *tapRead, dst []*Event, missed int64) ([]*Event, int64
 				missed = addMissed(missed, it.Missed)
 			}
 			if len(it.Lines) > 0 {
+				// The events own their keys (encode copies them into
+				// their frames), so the reader may reuse its buffers.
 				evs := t.src.encode(it.Lines, false)
-				// The keys alias the reader's buffers, which it reuses
-				// once the item is acknowledged.
-				var kb []byte
 				for i := range evs {
-					kb = append(kb, evs[i].Key...)
-				}
-				off := 0
-				for i := range evs {
-					if k := evs[i].Key; k != nil {
-						evs[i].Key = kb[off : off+len(k) : off+len(k)]
-						off += len(k)
-					}
 					dst = append(dst, &evs[i])
 				}
 				t.lastKey = evs[len(evs)-1].Key
