@@ -147,6 +147,14 @@ func (c *client) takeLocked(dst []*Event) ([]*Event, int64) {
 	return dst, d
 }
 
+// discard empties the queue and forgets its drops.
+func (c *client) discard() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.q)
+	c.head, c.n, c.dropped = 0, 0, 0
+}
+
 // end marks the stream for closing; the handler returns once it has written
 // what was queued.
 func (c *client) end() {

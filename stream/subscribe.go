@@ -151,13 +151,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 		key += "\x00fields=" + strings.Join(req.Fields, ",")
 	}
 	for _, s := range srcs {
-		g := s.groups[key]
-		if g == nil {
-			g = &group{key: key, filter: &req.Filter, fields: req.Fields}
-			s.groups[key] = g
-			s.refreshSnap()
-		}
-		g.clients = append(g.clients, c)
+		g := s.joinLocked(key, &req.Filter, req.Fields, c)
 		c.groups = append(c.groups, g)
 		s.nclients++
 		s.watchers.Store(int64(s.nclients))
@@ -168,25 +162,43 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	return sub, nil
 }
 
+// joinLocked adds c to the source's group of filter key, making the group
+// when it is the first; hub.mu held.
+func (s *Source) joinLocked(key string, f *Filter, fields []string, c *client) *group {
+	g := s.groups[key]
+	if g == nil {
+		g = &group{key: key, filter: f, fields: fields}
+		s.groups[key] = g
+		s.refreshSnap()
+	}
+	g.clients = append(g.clients, c)
+	return g
+}
+
+// leaveLocked takes c out of g, and g out of the source when it was the
+// last; hub.mu held.
+func (s *Source) leaveLocked(g *group, c *client) {
+	for j, gc := range g.clients {
+		if gc == c {
+			last := len(g.clients) - 1
+			g.clients[j] = g.clients[last]
+			g.clients[last] = nil
+			g.clients = g.clients[:last]
+			break
+		}
+	}
+	if len(g.clients) == 0 && s.groups[g.key] == g {
+		delete(s.groups, g.key)
+		s.refreshSnap()
+	}
+}
+
 // unsubscribe releases everything subscribe took.
 func (h *Hub) unsubscribe(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i, s := range c.sources {
-		g := c.groups[i]
-		for j, gc := range g.clients {
-			if gc == c {
-				last := len(g.clients) - 1
-				g.clients[j] = g.clients[last]
-				g.clients[last] = nil
-				g.clients = g.clients[:last]
-				break
-			}
-		}
-		if len(g.clients) == 0 && s.groups[g.key] == g {
-			delete(s.groups, g.key)
-			s.refreshSnap()
-		}
+		s.leaveLocked(c.groups[i], c)
 		s.nclients--
 		s.watchers.Store(int64(s.nclients))
 	}

@@ -121,15 +121,7 @@ func (s *Source) newTap(buffer int) *Tap {
 
 // registerLocked adds the tap to the source's unfiltered group; hub.mu held.
 func (t *Tap) registerLocked() {
-	s := t.src
-	g := s.groups[""]
-	if g == nil {
-		g = &group{key: "", filter: &Filter{}}
-		s.groups[""] = g
-		s.refreshSnap()
-	}
-	g.clients = append(g.clients, t.c)
-	t.g = g
+	t.g = t.src.joinLocked("", &Filter{}, nil, t.c)
 }
 
 // canResume reports whether the source's past can resume right after key.
@@ -267,12 +259,7 @@ func (t *Tap) Take(dst []*Event) (events []*Event, missed int64, ended bool) {
 		// pushes under, so that nothing falls between them and the queue.
 		h := t.src.hub
 		h.mu.Lock()
-		t.c.mu.Lock()
-		for i := 0; i < t.c.n; i++ {
-			t.c.q[(t.c.head+i)%len(t.c.q)] = nil
-		}
-		t.c.head, t.c.n, t.c.dropped = 0, 0, 0
-		t.c.mu.Unlock()
+		t.c.discard()
 		t.resumeLocked()
 		h.mu.Unlock()
 		t.c.wake()
@@ -342,21 +329,7 @@ func (t *Tap) Close() {
 	h := t.src.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	g := t.g
-	if g == nil {
-		return
-	}
-	for j, gc := range g.clients {
-		if gc == t.c {
-			last := len(g.clients) - 1
-			g.clients[j] = g.clients[last]
-			g.clients[last] = nil
-			g.clients = g.clients[:last]
-			break
-		}
-	}
-	if len(g.clients) == 0 && t.src.groups[g.key] == g {
-		delete(t.src.groups, g.key)
-		t.src.refreshSnap()
+	if t.g != nil {
+		t.src.leaveLocked(t.g, t.c)
 	}
 }
