@@ -3,6 +3,7 @@ package history
 import (
 	"fmt"
 	"math"
+	"os"
 	"time"
 )
 
@@ -12,7 +13,6 @@ import (
 type chain struct {
 	q     *Query
 	clock Clock
-	max   int
 	files []File
 	// counting makes the chain count its matching lines (in count)
 	// instead of returning them: the first pass of tail=.
@@ -207,7 +207,7 @@ func (c *chain) open(f *File) {
 		c.buf = make([]byte, chunkSize)
 	}
 	fr.o = o
-	fr.sc = newScanner(o.r, readFrom, c.max, c.buf)
+	fr.sc = newScanner(o.r, readFrom, c.q.MaxLineBytes, c.buf)
 	c.cur = fr
 }
 
@@ -218,7 +218,7 @@ func (c *chain) seek(f *File, fr *fileRead, from, to int64) (int64, bool) {
 	if q.Since.IsZero() && q.Until.IsZero() {
 		return from, true
 	}
-	fd, err := openPlain(f.Path)
+	fd, err := os.Open(f.Path)
 	if err != nil {
 		c.gaps = append(c.gaps, Item{Missed: -1, Reason: err.Error()})
 		return 0, false

@@ -152,16 +152,6 @@ func appendEntry(dst []byte, i int, off int64) []byte {
 	return strconv.AppendInt(dst, off, 36)
 }
 
-// Current returns the key of the position as of now, nil before any line.
-func (p *Positions) Current() []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.files) == 0 {
-		return nil
-	}
-	return p.appendKey(nil)
-}
-
 // vector is a decoded key: the offset of each file index it names.
 type vector map[int]int64
 

@@ -41,7 +41,6 @@ const maxZstdWindow = 32 << 20
 
 // opened is a file being read: its content from some offset on.
 type opened struct {
-	fd    *os.File
 	r     io.Reader
 	close func()
 }
@@ -54,7 +53,7 @@ func openAt(f *File, from, to int64) (*opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &opened{fd: fd, close: func() { _ = fd.Close() }}
+	o := &opened{close: func() { _ = fd.Close() }}
 	switch f.Compression {
 	case Plain:
 		if to < 0 {
@@ -90,5 +89,3 @@ func openAt(f *File, from, to int64) (*opened, error) {
 	}
 	return o, nil
 }
-
-func openPlain(path string) (*os.File, error) { return os.Open(path) }

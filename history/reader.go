@@ -80,7 +80,7 @@ func Read(ctx context.Context, q Query, emit func(Item) error) error {
 	}
 	chains := make([]*chain, 0, len(q.Files))
 	for _, files := range dedupe(plans) {
-		chains = append(chains, &chain{q: &q, clock: clock, max: q.MaxLineBytes, files: files, find: newFinder(q.Needle)})
+		chains = append(chains, &chain{q: &q, clock: clock, files: files, find: newFinder(q.Needle)})
 	}
 	defer func() {
 		for _, c := range chains {
@@ -144,7 +144,7 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 			if err := ctx.Err(); err != nil {
 				return nil, 0, err
 			}
-			cc := &chain{q: q, clock: clock, max: c.max, files: c.files[i : i+1], counting: true, find: c.find}
+			cc := &chain{q: q, clock: clock, files: c.files[i : i+1], counting: true, find: c.find}
 			for {
 				if _, _, ok := cc.next(); !ok {
 					break
@@ -158,7 +158,7 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 			}
 		}
 		total += n
-		out = append(out, &chain{q: q, clock: clock, max: c.max, files: c.files[keepFrom:], find: c.find})
+		out = append(out, &chain{q: q, clock: clock, files: c.files[keepFrom:], find: c.find})
 	}
 	return out, max(total-int64(q.Tail), 0), nil
 }
@@ -168,21 +168,20 @@ func tailChains(ctx context.Context, q *Query, clock Clock, chains []*chain) ([]
 // as a followed file only, and a file listed by two plans is kept in the
 // first.
 func dedupe(plans [][]File) [][]File {
-	type id struct{ dev, ino uint64 }
-	followed := make(map[id]bool)
+	followed := make(map[devIno]bool)
 	for _, p := range plans {
 		for _, f := range p {
 			if f.Current {
-				followed[id{f.Dev, f.Ino}] = true
+				followed[devIno{f.Dev, f.Ino}] = true
 			}
 		}
 	}
-	seen := make(map[id]bool)
+	seen := make(map[devIno]bool)
 	out := make([][]File, 0, len(plans))
 	for _, p := range plans {
 		kept := p[:0:0]
 		for _, f := range p {
-			k := id{f.Dev, f.Ino}
+			k := devIno{f.Dev, f.Ino}
 			if seen[k] || (!f.Current && followed[k]) {
 				continue
 			}

@@ -107,13 +107,6 @@ func (p *Positions) Save() error {
 	return p.err
 }
 
-// Err returns the last save's error, nil once a save succeeds.
-func (p *Positions) Err() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
-
 func (p *Positions) saveLocked() {
 	if p.state == "" {
 		return
