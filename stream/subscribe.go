@@ -225,7 +225,7 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 		return nil, lastMatching(req, []*ring{r}, req.Tail), nil
 	}
 	if isDurableKey(req.LastID) {
-		return resumeKey(req, s)
+		return resumeKey(req, s, []byte(req.LastID), "")
 	}
 	last := s.lastID.Load()
 	id, err := strconv.ParseUint(req.LastID, 10, 64)
@@ -245,17 +245,17 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 }
 
 // resumeKey resumes after a durable key: from the ring when it still holds
-// the line, else from the source's past. hub.mu held.
-func resumeKey(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
+// the line, else from the source's past, else after a gap of unknown size
+// (naming gapSource on the merged stream). hub.mu held.
+func resumeKey(req *Request, s *Source, key []byte, gapSource string) ([]gap, []*Event, []pastRead) {
 	r := s.ring
-	if i := r.findKey(req.LastID); i >= 0 {
+	if i := r.findKey(string(key)); i >= 0 {
 		return nil, matchingFrom(req, r, i), nil
 	}
-	key := []byte(req.LastID)
 	if canResume(s, key) {
 		return nil, nil, pastOf(req, s, key)
 	}
-	return []gap{{missed: -1}}, matchingFrom(req, r, 0), nil
+	return []gap{{missed: -1, source: gapSource}}, matchingFrom(req, r, 0), nil
 }
 
 // pastOf returns the read of the past a request needs, if any: a resume
@@ -339,16 +339,8 @@ func (h *Hub) backlogMerged(req *Request, srcs []*Source, c *client) ([]gap, []*
 			// The id says where this source stood: resume right after
 			// that line, from the ring or from the source's past.
 			c.keys[i] = keys[i]
-			if j := r.findKey(string(keys[i])); j >= 0 {
-				out = append(out, matchingFrom(req, r, j)...)
-				continue
-			}
-			if canResume(s, keys[i]) {
-				past = append(past, pastOf(req, s, keys[i])...)
-				continue
-			}
-			gaps = append(gaps, gap{missed: -1, source: s.name})
-			out = append(out, matchingFrom(req, r, 0)...)
+			gs, es, ps := resumeKey(req, s, keys[i], s.name)
+			gaps, out, past = append(gaps, gs...), append(out, es...), append(past, ps...)
 			continue
 		}
 		from := 0
