@@ -197,7 +197,7 @@ func (a *Agent) runFleet(ctx context.Context, cfg *Config) error {
 			case <-ctx.Done():
 				return
 			}
-			p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Prefix: streamOrDefault(f.Stream), Host: host,
+			p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Prefix: f.Stream, Host: host,
 				Source: src, StatePath: statePath, Logger: log.With(zap.String("source", s.Name))})
 			a.up.mu.Lock()
 			a.up.pubs = append(a.up.pubs, p)
@@ -223,13 +223,6 @@ func (a *Agent) startedOf(name string) <-chan struct{} {
 	return c
 }
 
-func streamOrDefault(s string) string {
-	if s == "" {
-		return "EDGETAIL"
-	}
-	return s
-}
-
 // ensureStreamLoop creates the stream when it is missing, retrying until
 // NATS answers; publishes before then fail and are sent again.
 func ensureStreamLoop(ctx context.Context, js jetstream.JetStream, so fleet.StreamOptions, log *zap.Logger) {
@@ -241,7 +234,7 @@ func ensureStreamLoop(ctx context.Context, js jetstream.JetStream, so fleet.Stre
 		cancel()
 		if err == nil {
 			if created {
-				log.Info("created the fleet stream", zap.String("stream", streamOrDefault(so.Name)))
+				log.Info("created the fleet stream", zap.String("stream", cmp.Or(so.Name, fleet.DefaultStream)))
 			}
 			return
 		}

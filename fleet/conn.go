@@ -79,7 +79,7 @@ type StreamOptions struct {
 
 func (o *StreamOptions) setDefaults() {
 	if o.Name == "" {
-		o.Name = "EDGETAIL"
+		o.Name = DefaultStream
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 24 * time.Hour

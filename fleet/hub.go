@@ -52,7 +52,7 @@ func (o *HubOptions) setDefaults() {
 		}
 	}
 	if o.Stream == "" {
-		o.Stream = "EDGETAIL"
+		o.Stream = DefaultStream
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second

@@ -72,7 +72,7 @@ type Publisher struct {
 // NewPublisher returns a Publisher; it starts nothing until Run.
 func NewPublisher(o PublisherOptions) *Publisher {
 	if o.Prefix == "" {
-		o.Prefix = "EDGETAIL"
+		o.Prefix = DefaultStream
 	}
 	if o.Window <= 0 {
 		o.Window = 1

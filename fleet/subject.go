@@ -14,6 +14,10 @@ import (
 // the server can narrow a consumer by any of them with wildcards. The last
 // token is a level name, "none" for a line with no level, or "gap" for a
 // gap marker.
+// DefaultStream is the JetStream stream, and the subjects' first token,
+// when the config names none.
+const DefaultStream = "EDGETAIL"
+
 const (
 	levelNone = "none"
 	levelGap  = "gap"
