@@ -49,7 +49,7 @@ bench-fleet: build
 
 # FUZZTIME per target, e.g. make fuzz FUZZTIME=10m
 FUZZTIME ?= 30s
-FUZZ_TARGETS := stream:FuzzAppendSafe stream:FuzzDetectLevel stream:FuzzParseRequest agent:FuzzParseConfig \
+FUZZ_TARGETS := sse:FuzzAppendSafe event:FuzzDetectLevel query:FuzzParseRequest agent:FuzzParseConfig \
 	follow:FuzzReader journal:FuzzParseEntry fleet:FuzzParseID fleet:FuzzDecodeLines \
 	hostmetrics:FuzzParseProcStat hostmetrics:FuzzParseNetDev hostmetrics:FuzzParseMeminfo \
 	history:FuzzParseTime history:FuzzFinder

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"edgetail/event"
 	"edgetail/history"
 	"edgetail/hostmetrics"
 	"edgetail/journal"
@@ -411,30 +412,37 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 
 // sourceSink is where a tailer meets its stream source: the tailer's
 // goroutine publishes its batches itself, with no channel and no copy
-// between them (tailer.Line is stream.Line). Each line gets its durable key
+// between them (tailer.Line is event.Line). Each line gets its durable key
 // here, in the order the source commits them, so that a key names the
 // source's position on disk as of its line.
 type sourceSink struct {
-	src  *stream.Source
-	pos  *history.Positions
-	keys []byte // the batch's keys; reused, since the events copy them
+	src   *stream.Source
+	pos   *history.Positions
+	keys  []byte       // the batch's keys; reused, since the events copy them
+	lines []event.Line // the batch as the hub takes it; reused, since it keeps none
 }
 
 var _ tailer.Sink = (*sourceSink)(nil)
 
 func (s *sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
-	keys := s.keys[:0]
+	keys, lines := s.keys[:0], s.lines[:0]
 	for i := range b.Lines {
 		l := &b.Lines[i]
 		start := len(keys)
 		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
 			l.Key = keys[start:len(keys):len(keys)]
 		}
+		lines = append(lines, l.Line)
 	}
-	if cap(keys) <= 1<<20 { // a huge batch's buffer is not kept
+	if cap(keys) <= 1<<20 { // a huge batch's buffers are not kept
 		s.keys = keys
 	}
-	return s.src.Publish(ctx, b.Lines)
+	err := s.src.Publish(ctx, lines)
+	clear(lines) // drop the references to the batch's text
+	if cap(lines) <= 1<<14 {
+		s.lines = lines
+	}
+	return err
 }
 
 func (s *sourceSink) Patience() time.Duration { return s.src.Patience() }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"edgetail/fleet"
+	"edgetail/stream"
 )
 
 // FleetConfig is the agent's fleet: block: where it publishes the lines of
@@ -198,7 +199,7 @@ func (a *Agent) runFleet(ctx context.Context, cfg *Config) error {
 				return
 			}
 			p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Prefix: f.Stream, Host: host,
-				Source: src, StatePath: statePath, Logger: log.With(zap.String("source", s.Name))})
+				Source: fleet.SourceOf[*stream.Tap](src), StatePath: statePath, Logger: log.With(zap.String("source", s.Name))})
 			a.up.mu.Lock()
 			a.up.pubs = append(a.up.pubs, p)
 			a.up.mu.Unlock()

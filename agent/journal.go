@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"edgetail/event"
 	"edgetail/journal"
 	"edgetail/stream"
 )
@@ -112,11 +113,11 @@ func (a *Agent) startJournal(ctx context.Context, p *producer, s SourceConfig, c
 }
 
 // journalLines turns entries into stream lines keyed by their cursors.
-func journalLines(es []journal.Entry, maxLine int) []stream.Line {
-	lines := make([]stream.Line, len(es))
+func journalLines(es []journal.Entry, maxLine int) []event.Line {
+	lines := make([]event.Line, len(es))
 	// One array for the batch's journal fields and one for its keys, not
 	// two allocations per entry (encode copies the keys into the frames).
-	fields := make([]stream.JournalFields, len(es))
+	fields := make([]event.JournalFields, len(es))
 	n := 0
 	for i := range es {
 		n += len(cursorPrefix) + len(es[i].Cursor)
@@ -134,7 +135,7 @@ func journalLines(es []journal.Entry, maxLine int) []stream.Line {
 		keys = append(append(keys, cursorPrefix...), e.Cursor...)
 		l.Key = keys[start:len(keys):len(keys)]
 		l.Level = priorityLevel(e.Priority)
-		fields[i] = stream.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
+		fields[i] = event.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
 			Priority: e.Priority, Boot: e.Boot, Cursor: e.Cursor}
 		l.Journal = &fields[i]
 	}
@@ -143,18 +144,18 @@ func journalLines(es []journal.Entry, maxLine int) []stream.Line {
 
 // priorityLevel maps a syslog priority to a level: 0-3 error, 4 warn, 5-6
 // info, 7 debug.
-func priorityLevel(p int) stream.Level {
+func priorityLevel(p int) event.Level {
 	switch {
 	case p < 0:
-		return stream.LevelUnknown
+		return event.LevelUnknown
 	case p <= 3:
-		return stream.LevelError
+		return event.LevelError
 	case p == 4:
-		return stream.LevelWarn
+		return event.LevelWarn
 	case p <= 6:
-		return stream.LevelInfo
+		return event.LevelInfo
 	default:
-		return stream.LevelDebug
+		return event.LevelDebug
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"edgetail/event"
 	"edgetail/history"
 	"edgetail/stream"
 	"edgetail/tailer"
@@ -90,7 +91,7 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 		Range: b.Range, MaxLineBytes: p.maxLine, Needle: q.Contains,
 	}
 	if q.Match != nil {
-		var l stream.Line
+		var l event.Line
 		hq.Match = func(text []byte) bool {
 			l.Text = text
 			return q.Match(&l)
@@ -100,7 +101,7 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 	if !q.NoKeys {
 		keys = b.Keyer()
 	}
-	var lines []stream.Line
+	var lines []event.Line
 	var kbuf []byte
 	return history.Read(ctx, hq, func(it history.Item) error {
 		if it.Missed != 0 {
@@ -117,7 +118,7 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 					key = kbuf[start:len(kbuf):len(kbuf)]
 				}
 			}
-			lines = append(lines, stream.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
+			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
 		}
 		return emit(stream.PastItem{Lines: lines})
 	})

@@ -13,7 +13,7 @@ import (
 // corpus gives it ("" for none).
 func TestLevelsThroughBinary(t *testing.T) {
 	type entry struct{ level, line string }
-	f, err := os.Open("../stream/testdata/levels.txt")
+	f, err := os.Open("../event/testdata/levels.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"edgetail/stream"
+	"edgetail/query"
 )
 
 // FuzzParseID: any Last-Event-ID either parses to a position that prints
@@ -38,7 +38,7 @@ func FuzzDecodeLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		recs, _ := decodeLines(body)
 		for i := range recs {
-			for _, fm := range []stream.Format{stream.FormatJSON, stream.FormatText} {
+			for _, fm := range []query.Format{query.FormatJSON, query.FormatText} {
 				var scratch []byte
 				e := lineEvent(pos{1, i}, "h\nx", "s", &recs[i], fm, &scratch)
 				fr := string(e.frame)

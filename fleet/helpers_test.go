@@ -17,6 +17,7 @@ import (
 	sse "github.com/tmaxmax/go-sse"
 	"go.uber.org/goleak"
 
+	"edgetail/event"
 	"edgetail/stream"
 )
 
@@ -136,7 +137,7 @@ func newAgent(t *testing.T, nc *nats.Conn, js jetstream.JetStream, host string, 
 	var wg sync.WaitGroup
 	for _, name := range sources {
 		src := a.hub.Source(name, stream.KindFile)
-		p := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: host, Source: src, Buffer: o.buffer, StatePath: o.statePath})
+		p := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: host, Source: SourceOf[*stream.Tap](src), Buffer: o.buffer, StatePath: o.statePath})
 		a.srcs[name], a.pubs[name] = src, p
 		wg.Go(func() { _ = p.Run(ctx) })
 	}
@@ -150,9 +151,9 @@ func newAgent(t *testing.T, nc *nats.Conn, js jetstream.JetStream, host string, 
 // per source from 0.
 func (a *testAgent) write(source string, texts ...string) {
 	a.t.Helper()
-	ls := make([]stream.Line, len(texts))
+	ls := make([]event.Line, len(texts))
 	for i, tx := range texts {
-		ls[i] = stream.Line{File: "/var/log/" + source + ".log", Time: time.Now(),
+		ls[i] = event.Line{File: "/var/log/" + source + ".log", Time: time.Now(),
 			Text: fmt.Appendf(nil, "%s %s %d %s", a.host, source, a.n[source], tx)}
 		a.n[source]++
 	}

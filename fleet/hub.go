@@ -11,11 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgetail/event"
+	"edgetail/query"
+	"edgetail/sse"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-
-	"edgetail/stream"
 )
 
 // HubOptions configure a Hub. Every zero value means the default in
@@ -229,7 +231,7 @@ func (h *Hub) refuse(w http.ResponseWriter, r *refusal) {
 
 // parseStream validates a stream request: hosts= and sources= here, every
 // other parameter as on an agent.
-func (h *Hub) parseStream(r *http.Request) (*viewSpec, *stream.Request, *refusal) {
+func (h *Hub) parseStream(r *http.Request) (*viewSpec, *query.Request, *refusal) {
 	q := r.URL.Query()
 	var hosts, sources []string
 	for name, dst := range map[string]*[]string{"hosts": &hosts, "sources": &sources} {
@@ -248,12 +250,12 @@ func (h *Hub) parseStream(r *http.Request) (*viewSpec, *stream.Request, *refusal
 		}
 		q.Del(name)
 	}
-	req, err := stream.ParseRequest(q, h.opts.ReplayLines)
+	req, err := query.ParseRequest(q, h.opts.ReplayLines)
 	if err != nil {
 		return nil, nil, &refusal{http.StatusBadRequest, err.Error()}
 	}
 	if q.Get("format") == "" {
-		req.Format = stream.FormatJSON // every event says its host and source
+		req.Format = query.FormatJSON // every event says its host and source
 	}
 	if req.Fields != nil {
 		return nil, nil, &refusal{http.StatusBadRequest, "fields= is for metrics sources, which the fleet does not carry"}
@@ -271,8 +273,8 @@ func (h *Hub) parseStream(r *http.Request) (*viewSpec, *stream.Request, *refusal
 	sp := &viewSpec{hosts: hosts, sources: sources, grantH: acc.Hosts, grantS: acc.Sources,
 		filter: req.Filter, format: req.Format, replay: h.opts.ReplayLines, maxBytes: h.opts.ReplayBytes}
 	var levels []string
-	if lv := req.Filter.Level; lv != stream.LevelUnknown {
-		for l := lv; l <= stream.LevelError; l++ {
+	if lv := req.Filter.Level; lv != event.LevelUnknown {
+		for l := lv; l <= event.LevelError; l++ {
 			levels = append(levels, l.String())
 		}
 		levels = append(levels, levelGap)
@@ -368,15 +370,15 @@ func (h *Hub) release(ip string) {
 // subscribe finds or starts the view a request reads, and what the viewer
 // is sent before live events: the retry: frame, a gap when its resume
 // point has passed the stream's retention, and its backlog.
-func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *stream.Request) (*viewer, *view, []byte, []*hevent, *refusal) {
-	head := stream.AppendRetry(nil, h.opts.Retry.Milliseconds())
+func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *query.Request) (*viewer, *view, []byte, []*hevent, *refusal) {
+	head := sse.AppendRetry(nil, h.opts.Retry)
 	resume, resuming := pos{}, false
 	if req.LastID != "" {
 		if p, ok := parseID(req.LastID); ok {
 			resume, resuming = p, true
 			h.resumes.Add(1)
 		} else {
-			head = stream.AppendGap(head, -1)
+			head = sse.AppendGap(head, -1, "")
 		}
 	}
 	vw := newViewer(h.opts.ClientBuffer)
@@ -415,7 +417,7 @@ func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *stream.Request) 
 		floor = resume
 		if state.FirstSeq > resume.seq+1 && state.Msgs > 0 || state.Msgs == 0 && state.LastSeq > resume.seq {
 			// The stream no longer holds what followed the resume point.
-			head = stream.AppendGap(head, -1)
+			head = sse.AppendGap(head, -1, "")
 			h.retentionGaps.Add(1)
 		}
 	} else if state.LastSeq > h.opts.TailScan && req.Tail > 0 {

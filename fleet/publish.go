@@ -11,12 +11,53 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgetail/event"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-
-	"edgetail/stream"
 )
+
+// Source is the agent's source a Publisher reads like a resuming client
+// (the stream hub's, in the agent).
+type Source interface {
+	Name() string
+	// LastID is the id of the source's newest event.
+	LastID() uint64
+	// Tap reads the events after the in-run id after; TapKey those after
+	// the durable key, from the source's past on disk when it must.
+	Tap(after uint64, buffer int) Tap
+	TapKey(key []byte, buffer int) Tap
+}
+
+// Tap is a reader of a source's events that never slows the source: what
+// it cannot queue it counts as missed.
+type Tap interface {
+	// Notify is signalled when Take has something.
+	Notify() <-chan struct{}
+	// Take appends the queued events to dst, with how many were missed
+	// before them, and whether the tap has ended.
+	Take(dst []*event.Event) (events []*event.Event, missed int64, ended bool)
+	Close()
+}
+
+// tapper is a source whose taps are of a concrete type T.
+type tapper[T Tap] interface {
+	Name() string
+	LastID() uint64
+	Tap(after uint64, buffer int) T
+	TapKey(key []byte, buffer int) T
+}
+
+// SourceOf makes a Source of a source whose Tap returns a concrete type
+// (the stream hub's: SourceOf[*stream.Tap](src)), so that this package need
+// not import the hub.
+func SourceOf[T Tap](s tapper[T]) Source { return tapSource[T]{s} }
+
+type tapSource[T Tap] struct{ tapper[T] }
+
+func (s tapSource[T]) Tap(after uint64, buffer int) Tap  { return s.tapper.Tap(after, buffer) }
+func (s tapSource[T]) TapKey(key []byte, buffer int) Tap { return s.tapper.TapKey(key, buffer) }
 
 // PublisherOptions configure a Publisher. Every zero value means the
 // default in brackets.
@@ -25,7 +66,7 @@ type PublisherOptions struct {
 	JS     jetstream.JetStream // required
 	Prefix string              // the subjects' first token: the stream's name [EDGETAIL]
 	Host   string              // required
-	Source *stream.Source      // required
+	Source Source              // required
 	// StatePath keeps the durable key (or, for a source without keys,
 	// the in-run id) of the last acknowledged line across restarts, and
 	// the extent of each message in flight (written to a temporary file,
@@ -129,7 +170,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		after = p.start
 	}
 	p.acked.Store(after)
-	var tap *stream.Tap
+	var tap Tap
 	if st.key != nil {
 		// A durable key, of this run or an earlier one: resume right
 		// after it, from the replay buffer or from disk.
@@ -149,10 +190,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 	var (
 		pend     []*pending
-		carry    []*stream.Event // taken from the tap, not yet published
-		broken   bool            // a publish failed: send pend again once connected
-		prev     = after         // id of the last line put in a message
-		prevKey  = ackedKey      // key of the last line put in a message
+		carry    []*event.Event // taken from the tap, not yet published
+		broken   bool           // a publish failed: send pend again once connected
+		prev     = after        // id of the last line put in a message
+		prevKey  = ackedKey     // key of the last line put in a message
 		saved    = string(ackedKey) + "/" + strconv.FormatUint(after, 10)
 		lastErr  time.Time
 		nextTry  time.Time // when broken: not before
@@ -315,7 +356,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 // messages sent before a restart, the first is built again with the same
 // lines, when evs starts with them. It returns the message, how many
 // events it took, and what is left to replay.
-func (p *Publisher) next(evs []*stream.Event, replay []flight) (*pending, int, []flight) {
+func (p *Publisher) next(evs []*event.Event, replay []flight) (*pending, int, []flight) {
 	if len(replay) > 0 {
 		r := replay[0]
 		if r.Lines <= len(evs) && string(evs[r.Lines-1].Key) == r.Last && sameLevel(evs[:r.Lines]) {
@@ -330,11 +371,11 @@ func (p *Publisher) next(evs []*stream.Event, replay []flight) (*pending, int, [
 
 // short reports whether evs does not yet hold all the lines of the first
 // message to send again.
-func short(replay []flight, evs []*stream.Event) bool {
+func short(replay []flight, evs []*event.Event) bool {
 	return len(replay) > 0 && len(evs) < replay[0].Lines
 }
 
-func sameLevel(evs []*stream.Event) bool {
+func sameLevel(evs []*event.Event) bool {
 	for _, e := range evs {
 		if e.Level != evs[0].Level {
 			return false
@@ -346,7 +387,7 @@ func sameLevel(evs []*stream.Event) bool {
 // message builds a message from the front of evs: a run of at most max
 // lines of one level, within the size limits. It returns how many events
 // it took.
-func (p *Publisher) message(evs []*stream.Event, max int) (*pending, int) {
+func (p *Publisher) message(evs []*event.Event, max int) (*pending, int) {
 	lv := evs[0].Level
 	body := make([]byte, 0, 512)
 	n := 0
@@ -372,7 +413,7 @@ func (p *Publisher) message(evs []*stream.Event, max int) (*pending, int) {
 // span names a message's lines for its Nats-Msg-Id: by their durable keys
 // when they have them, which name the same lines in every run, else by
 // their in-run ids.
-func span(first, last *stream.Event, n int) string {
+func span(first, last *event.Event, n int) string {
 	if first.Key != nil && last.Key != nil {
 		return "k" + keyHash(first.Key) + "-" + keyHash(last.Key) + "-" + strconv.Itoa(n)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"edgetail/event"
 	"edgetail/stream"
 )
 
@@ -25,9 +26,9 @@ func TestInFlightMessageSentAgainIsDropped(t *testing.T) {
 	h := stream.New(stream.Options{ReplayLines: 100})
 	src := h.Source("app", stream.KindFile)
 	keyed := func(from, to int) {
-		var ls []stream.Line
+		var ls []event.Line
 		for i := from; i < to; i++ {
-			ls = append(ls, stream.Line{Text: fmt.Appendf(nil, "line %d", i), Time: time.Now(), Key: fmt.Appendf(nil, "k%04d", i)})
+			ls = append(ls, event.Line{Text: fmt.Appendf(nil, "line %d", i), Time: time.Now(), Key: fmt.Appendf(nil, "k%04d", i)})
 		}
 		if err := src.Publish(context.Background(), ls); err != nil {
 			t.Fatal(err)
@@ -41,7 +42,7 @@ func TestInFlightMessageSentAgainIsDropped(t *testing.T) {
 		return func() { cancel(); wg.Wait() }
 	}
 	keyed(0, 1)
-	p1 := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: "web-1", Source: src, StatePath: statePath})
+	p1 := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: "web-1", Source: SourceOf[*stream.Tap](src), StatePath: statePath})
 	keyed(1, 11) // one message: lines 1..10, all in the replay buffer
 	stop := run(p1)
 	waitFor(t, "lines 1..10 acknowledged", func() bool { return p1.Stats().Published == 10 })
@@ -54,7 +55,7 @@ func TestInFlightMessageSentAgainIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyed(11, 16)
-	p2 := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: "web-1", Source: src, StatePath: statePath})
+	p2 := NewPublisher(PublisherOptions{Conn: nc, JS: js, Host: "web-1", Source: SourceOf[*stream.Tap](src), StatePath: statePath})
 	stop = run(p2)
 	defer stop()
 	waitFor(t, "lines 1..15 acknowledged", func() bool { return p2.Stats().Published == 15 })

@@ -10,7 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"edgetail/stream"
+	"edgetail/event"
+	"edgetail/query"
+	"edgetail/sse"
 )
 
 // pos is a place in the fleet view: a JetStream sequence and the index of a
@@ -59,8 +61,8 @@ type hevent struct {
 type viewSpec struct {
 	hosts, sources   []string // request globs (nil: all)
 	grantH, grantS   []string // the token's globs (nil: all)
-	filter           stream.Filter
-	format           stream.Format
+	filter           query.Filter
+	format           query.Format
 	subjects         []string // the consumer's filter
 	key              string
 	replay, maxBytes int
@@ -244,9 +246,8 @@ func (v *view) decode(m jetstream.Msg, seq uint64) []*hevent {
 			sn.n = n
 		}
 		sn.lastID = r.ID
-		e := stream.Event{Kind: stream.KindLine, Line: []byte(r.Line)}
-		e.Level, _ = stream.ParseLevel(r.Level)
-		if !sp.filter.Match(&e) {
+		lv, _ := event.ParseLevel(r.Level)
+		if !sp.filter.Match([]byte(r.Line), lv, nil) {
 			continue
 		}
 		out = append(out, lineEvent(at, host, source, r, sp.format, &v.scratch))
@@ -338,22 +339,22 @@ func appendPosID(b []byte, p pos) []byte {
 // "file","line"}, or text "[host/source] line". scratch is the caller's
 // buffer for sanitizing a field before it is quoted (v.mu held), so that a
 // line costs one allocation, its frame, in every view.
-func lineEvent(at pos, host, source string, r *record, f stream.Format, scratch *[]byte) *hevent {
+func lineEvent(at pos, host, source string, r *record, f query.Format, scratch *[]byte) *hevent {
 	b := make([]byte, 0, len(r.Line)+len(host)+len(source)+len(r.File)+160)
 	b = appendPosID(b, at)
 	b = append(b, "data: "...)
-	if f == stream.FormatText {
+	if f == query.FormatText {
 		b = append(b, '[')
-		b = stream.AppendSafeString(b, host)
+		b = sse.AppendSafeString(b, host)
 		b = append(b, '/')
-		b = stream.AppendSafeString(b, source)
+		b = sse.AppendSafeString(b, source)
 		b = append(b, "] "...)
-		b = stream.AppendSafeString(b, r.Line)
+		b = sse.AppendSafeString(b, r.Line)
 	} else {
 		field := func(b []byte, name, s string) []byte {
 			b = append(b, name...)
-			*scratch = stream.AppendSafeString((*scratch)[:0], s)
-			return stream.AppendJSONString(b, *scratch)
+			*scratch = sse.AppendSafeString((*scratch)[:0], s)
+			return sse.AppendJSONString(b, *scratch)
 		}
 		b = field(b, `{"host":`, host)
 		b = field(b, `,"source":`, source)
@@ -374,9 +375,9 @@ func gapEvent(seq uint64, host, source string, missed int64) *hevent {
 	b = append(b, "event: gap\ndata: {\"missed\":"...)
 	b = strconv.AppendInt(b, missed, 10)
 	b = append(b, `,"host":`...)
-	b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(host)))
+	b = sse.AppendJSONString(b, sse.AppendSafe(nil, []byte(host)))
 	b = append(b, `,"source":`...)
-	b = stream.AppendJSONString(b, stream.AppendSafe(nil, []byte(source)))
+	b = sse.AppendJSONString(b, sse.AppendSafe(nil, []byte(source)))
 	b = append(b, "}\n\n"...)
 	return &hevent{at: pos{seq, whole}, frame: b, size: len(b) + 64}
 }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"edgetail/stream"
+	"edgetail/sse"
 )
 
 // viewer is one open stream of the hub. Its view pushes events into a
@@ -145,10 +145,10 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 		h.sent.Add(uint64(len(batch)))
 		if dropped > 0 {
 			h.dropped.Add(uint64(dropped))
-			buf = stream.AppendGap(buf, dropped)
+			buf = sse.AppendGap(buf, dropped, "")
 		}
 		if beat {
-			buf = append(buf, stream.HeartbeatFrame()...)
+			buf = append(buf, sse.Heartbeat...)
 		}
 		if len(buf) > 0 {
 			if err := write(buf); err != nil {

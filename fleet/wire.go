@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"edgetail/stream"
+	"edgetail/event"
+	"edgetail/sse"
 )
 
 // The body of a line message is one JSON object per line, each on its own
@@ -36,10 +37,10 @@ type record struct {
 }
 
 // appendRecord appends the JSON of one event.
-func appendRecord(b []byte, e *stream.Event) []byte {
+func appendRecord(b []byte, e *event.Event) []byte {
 	b = append(b, `{"id":`...)
 	if e.Key != nil {
-		b = stream.AppendJSONString(b, e.Key)
+		b = sse.AppendJSONString(b, e.Key)
 	} else {
 		b = append(b, '"')
 		b = strconv.AppendUint(b, e.ID, 10)
@@ -54,14 +55,14 @@ func appendRecord(b []byte, e *stream.Event) []byte {
 	b = append(b, `","level":"`...)
 	b = append(b, e.Level.String()...)
 	b = append(b, `","file":`...)
-	b = stream.AppendJSONString(b, []byte(e.File))
+	b = sse.AppendJSONString(b, []byte(e.File))
 	b = append(b, `,"line":`...)
-	b = stream.AppendJSONString(b, e.Line)
+	b = sse.AppendJSONString(b, e.Line)
 	return append(b, '}')
 }
 
 // levelToken is the subject token of a line's level.
-func levelToken(l stream.Level) string {
+func levelToken(l event.Level) string {
 	if s := l.String(); s != "" {
 		return s
 	}

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"edgetail/stream"
+	"edgetail/event"
 )
 
 // Options configure a follow session. Zero values mean the default.
@@ -232,14 +232,14 @@ func (s *session) print(ev Event) {
 }
 
 // levelColor colours a line by the level the agent's own level= filter
-// reads from it (stream.DetectLevel), so colour and filter agree.
+// reads from it (event.DetectLevel), so colour and filter agree.
 func levelColor(line string) string {
-	switch stream.DetectLevel([]byte(line)) {
-	case stream.LevelError:
+	switch event.DetectLevel([]byte(line)) {
+	case event.LevelError:
 		return "\x1b[31m"
-	case stream.LevelWarn:
+	case event.LevelWarn:
 		return "\x1b[33m"
-	case stream.LevelDebug:
+	case event.LevelDebug:
 		return "\x1b[2m"
 	}
 	return ""

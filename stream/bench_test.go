@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"edgetail/event"
+	"edgetail/query"
 )
 
 // benchHub is a hub with one source and n subscribed clients split across
@@ -17,7 +20,7 @@ func benchHub(b *testing.B, n int, queries ...string) (*Source, []*client) {
 	var cs []*client
 	for i := range n {
 		v, _ := url.ParseQuery(queries[i%len(queries)])
-		req, err := ParseRequest(v, 0)
+		req, err := query.ParseRequest(v, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -30,12 +33,12 @@ func benchHub(b *testing.B, n int, queries ...string) (*Source, []*client) {
 	return src, cs
 }
 
-func benchLines(n int) []Line {
-	lines := make([]Line, n)
+func benchLines(n int) []event.Line {
+	lines := make([]event.Line, n)
 	now := time.Now()
 	for i := range lines {
 		lvl := []string{"INFO", "WARN", "ERROR", "DEBUG"}[i%4]
-		lines[i] = Line{File: "/var/log/app.log", Time: now,
+		lines[i] = event.Line{File: "/var/log/app.log", Time: now,
 			Text: fmt.Appendf(nil, "2026-11-22T10:00:00Z %s request id=%d path=/api/v1/items status=200 took=12ms", lvl, i)}
 	}
 	return lines
@@ -61,7 +64,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			src, cs := benchHub(b, bc.clients, bc.queries...)
 			lines := benchLines(bc.batch)
-			var scratch []*Event
+			var scratch []*event.Event
 			var before, after runtime.MemStats
 			b.ReportAllocs()
 			runtime.ReadMemStats(&before)
@@ -73,7 +76,7 @@ func BenchmarkFanout(b *testing.B) {
 				for _, c := range cs {
 					scratch, _, _ = c.take(scratch[:0])
 					for _, e := range scratch {
-						_ = e.frame(FormatText, false)
+						_ = frame(e, query.FormatText, false)
 					}
 				}
 			}

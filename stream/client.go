@@ -5,6 +5,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"edgetail/event"
+	"edgetail/query"
 )
 
 // client is one open stream. The hub pushes events into its queue under the
@@ -13,7 +16,7 @@ import (
 // where they would have been.
 type client struct {
 	// Immutable after subscribe.
-	req     *Request
+	req     *query.Request
 	merged  bool
 	ip      string
 	sources []*Source
@@ -22,7 +25,7 @@ type client struct {
 	notify chan struct{} // capacity 1: "look at the queue"
 
 	mu      sync.Mutex
-	q       []*Event // ring; grows lazily up to max
+	q       []*event.Event // ring; grows lazily up to max
 	head, n int
 	max     int
 	dropped int64
@@ -80,7 +83,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // push queues events. Called with the hub lock held. It reports whether the
 // client can be written directly by the caller after its commit; otherwise
 // it has woken the client's goroutine.
-func (c *client) push(events []*Event) bool {
+func (c *client) push(events []*event.Event) bool {
 	if len(events) == 0 {
 		return false
 	}
@@ -113,7 +116,7 @@ func (c *client) push(events []*Event) bool {
 
 func (c *client) grow() {
 	size := min(max(2*len(c.q), 16), c.max)
-	nq := make([]*Event, size)
+	nq := make([]*event.Event, size)
 	for i := 0; i < c.n; i++ {
 		nq[i] = c.q[(c.head+i)%len(c.q)]
 	}
@@ -122,7 +125,7 @@ func (c *client) grow() {
 
 // take moves the queued events into dst and returns them with the count
 // dropped since the last take (those come after the returned events).
-func (c *client) take(dst []*Event) ([]*Event, int64, bool) {
+func (c *client) take(dst []*event.Event) ([]*event.Event, int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	dst, d := c.takeLocked(dst)
@@ -130,7 +133,7 @@ func (c *client) take(dst []*Event) ([]*Event, int64, bool) {
 }
 
 // takeLocked is take with c.mu held.
-func (c *client) takeLocked(dst []*Event) ([]*Event, int64) {
+func (c *client) takeLocked(dst []*event.Event) ([]*event.Event, int64) {
 	for i := 0; i < c.n; i++ {
 		j := (c.head + i) % len(c.q)
 		dst = append(dst, c.q[j])

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"edgetail/event"
 )
 
 // Direct writes. A stream whose connection was taken over (HTTP/1.1) is
@@ -39,7 +41,7 @@ const chunkRoom = 18
 type directWriter struct {
 	clients []*client // to write after the commit
 	buf     []byte
-	events  []*Event
+	events  []*event.Event
 	peer    *directWriter // scratch of the goroutine that takes half of many clients
 }
 

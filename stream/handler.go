@@ -11,6 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"edgetail/event"
+	"edgetail/query"
+	"edgetail/sse"
+
 	"go.uber.org/zap"
 )
 
@@ -41,7 +45,7 @@ func (h *Hub) refuse(w http.ResponseWriter, ref *refusal) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(ref.status)
-	_, _ = w.Write([]byte(oneLine(ref.msg) + "\n"))
+	_, _ = w.Write([]byte(query.OneLine(ref.msg) + "\n"))
 }
 
 func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged bool) {
@@ -50,7 +54,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		h.refuse(w, &refusal{http.StatusMethodNotAllowed, rejectBadRequest, "streams answer GET only"})
 		return
 	}
-	req, err := ParseRequest(r.URL.Query(), max(h.opts.ReplayLines, MaxHistoryTail))
+	req, err := query.ParseRequest(r.URL.Query(), max(h.opts.ReplayLines, MaxHistoryTail))
 	if err != nil {
 		h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, err.Error()})
 		return
@@ -62,15 +66,15 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 			return
 		}
 		names = req.Sources
-		if req.Format == FormatText && r.URL.Query().Get("format") == "" {
+		if req.Format == query.FormatText && r.URL.Query().Get("format") == "" {
 			// Every merged event must say its source; JSON does.
-			req.Format = FormatJSON
+			req.Format = query.FormatJSON
 		}
 	} else if req.Sources != nil {
 		h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, "sources= belongs to /stream, not /stream/{source}"})
 		return
 	}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
+	if id := r.Header.Get("Last-event.Event-ID"); id != "" {
 		req.LastID = id
 	}
 	ip := h.opts.ClientIP(r)
@@ -140,9 +144,9 @@ func (h *Hub) writeHead(w http.ResponseWriter, sk sink, sub *subscription) strin
 
 	c := sub.c
 	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
-	head := appendRetry(nil, h.opts.Retry)
+	head := sse.AppendRetry(nil, h.opts.Retry)
 	for _, g := range sub.gaps {
-		head = appendGap(head, g.missed, g.source)
+		head = sse.AppendGap(head, g.missed, g.source)
 	}
 	sw.write(head, 0)
 	for _, e := range sub.backlog {
@@ -223,7 +227,7 @@ func (h *Hub) pumpConn(conn net.Conn, sub *subscription) string {
 func (h *Hub) loop(sk sink, clientGone <-chan struct{}, wait func() string, sub *subscription) string {
 	c := sub.c
 	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
-	var batch []*Event
+	var batch []*event.Event
 	var coalesce *time.Timer // made on first use: an idle client never needs it
 	last := time.Now()       // of the last flush
 	for {

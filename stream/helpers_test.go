@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"edgetail/event"
+
 	sse "github.com/tmaxmax/go-sse"
 	"go.uber.org/goleak"
 )
@@ -50,9 +52,9 @@ func (e *env) publish(source string, lines ...string) {
 	h.mu.Lock()
 	s := h.sources[source]
 	h.mu.Unlock()
-	ls := make([]Line, len(lines))
+	ls := make([]event.Line, len(lines))
 	for i, l := range lines {
-		ls[i] = Line{File: "/var/log/" + source + ".log", Text: []byte(l), Time: time.Now()}
+		ls[i] = event.Line{File: "/var/log/" + source + ".log", Text: []byte(l), Time: time.Now()}
 	}
 	if err := s.Publish(context.Background(), ls); err != nil {
 		e.t.Fatal(err)

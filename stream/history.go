@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync"
 
+	"edgetail/event"
+	"edgetail/query"
+	"edgetail/sse"
+
 	"go.uber.org/zap"
 )
 
@@ -53,12 +57,12 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 		}
 		err := pr.past.ReadPast(ctx, pr.q, func(it PastItem) error {
 			if it.Missed != 0 {
-				sw.write(appendGap(nil, it.Missed, name), 0)
+				sw.write(sse.AppendGap(nil, it.Missed, name), 0)
 			}
 			if len(it.Lines) > 0 {
 				events := src.encode(it.Lines, false)
 				for i := range events {
-					if e := &events[i]; c.req.Filter.Match(e) {
+					if e := &events[i]; matches(&c.req.Filter, e) {
 						c.writeEvent(sw, e)
 					}
 				}
@@ -77,7 +81,7 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 			}
 			// The read failed, not the stream: say so, and go live.
 			h.log.Warn("reading the past failed", zap.String("source", src.name), zap.Error(err))
-			sw.write(appendGap(nil, -1, name), 0)
+			sw.write(sse.AppendGap(nil, -1, name), 0)
 		}
 	}
 	if err := sw.flush(); err != nil {
@@ -169,9 +173,9 @@ func (h *Hub) sendPastMerged(ctx context.Context, sw *streamWriter, c *client, r
 			}
 			f.cur, f.i = it, 0
 			if it.Missed != 0 {
-				sw.write(appendGap(nil, it.Missed, f.pr.src.name), 0)
+				sw.write(sse.AppendGap(nil, it.Missed, f.pr.src.name), 0)
 				if it.Lines == nil {
-					f.cur.Lines = []Line{} // an item to acknowledge
+					f.cur.Lines = []event.Line{} // an item to acknowledge
 				}
 			}
 		}
@@ -194,7 +198,7 @@ func (h *Hub) sendPastMerged(ctx context.Context, sw *streamWriter, c *client, r
 		f := live[best]
 		ev := f.pr.src.encode(f.cur.Lines[f.i:f.i+1], false)
 		f.i++
-		if e := &ev[0]; c.req.Filter.Match(e) {
+		if e := &ev[0]; matches(&c.req.Filter, e) {
 			c.writeEvent(sw, e)
 		}
 		if n++; n%512 == 0 {
@@ -219,7 +223,7 @@ func (h *Hub) sendPastMerged(ctx context.Context, sw *streamWriter, c *client, r
 	for _, f := range feeds {
 		if f.err != nil && !errors.Is(f.err, context.Canceled) {
 			h.log.Warn("reading the past failed", zap.String("source", f.pr.src.name), zap.Error(f.err))
-			sw.write(appendGap(nil, -1, f.pr.src.name), 0)
+			sw.write(sse.AppendGap(nil, -1, f.pr.src.name), 0)
 		}
 	}
 	if err := sw.flush(); err != nil {
@@ -244,19 +248,19 @@ func (h *Hub) Download() http.Handler {
 			h.refuse(w, &refusal{http.StatusMethodNotAllowed, rejectBadRequest, "downloads answer GET only"})
 			return
 		}
-		req, err := ParseRequest(r.URL.Query(), MaxHistoryTail)
+		req, err := query.ParseRequest(r.URL.Query(), MaxHistoryTail)
 		if err != nil {
 			h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, err.Error()})
 			return
 		}
-		if req.Sources != nil || req.LastID != "" || req.Format != FormatText {
+		if req.Sources != nil || req.LastID != "" || req.Format != query.FormatText {
 			h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, "a download takes since, until, q, re, not, level and tail"})
 			return
 		}
 		if !req.TailSet {
 			req.Tail = 0
 		}
-		req.download = true
+		req.Download = true
 		h.mu.Lock()
 		s := h.sources[name]
 		hasPast := s != nil && s.past != nil

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edgetail/event"
+	"edgetail/query"
 )
 
 // heldPast is a source's past that sends one line, then holds the read
@@ -18,7 +21,7 @@ type heldPast struct {
 }
 
 func (p *heldPast) ReadPast(ctx context.Context, q PastQuery, emit func(PastItem) error) error {
-	if err := emit(PastItem{Lines: []Line{{Text: []byte("from the past"), Key: []byte("fx~0.1"), Time: time.Now()}}}); err != nil {
+	if err := emit(PastItem{Lines: []event.Line{{Text: []byte("from the past"), Key: []byte("fx~0.1"), Time: time.Now()}}}); err != nil {
 		return err
 	}
 	p.started <- struct{}{}
@@ -87,7 +90,7 @@ func TestParseWindow(t *testing.T) {
 		{"until=x", false, 0},
 	} {
 		v, _ := url.ParseQuery(tc.q)
-		r, err := ParseRequest(v, 100)
+		r, err := query.ParseRequest(v, 100)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v", tc.q, err)
 			continue
@@ -108,7 +111,7 @@ func TestParseWindow(t *testing.T) {
 		}
 	}
 	v, _ := url.ParseQuery("since=" + time.Now().Add(time.Hour).Format(time.RFC3339))
-	if _, err := ParseRequest(v, 100); err == nil || !strings.Contains(err.Error(), "future") {
+	if _, err := query.ParseRequest(v, 100); err == nil || !strings.Contains(err.Error(), "future") {
 		t.Errorf("since in the future: %v", err)
 	}
 }

@@ -340,3 +340,11 @@ func (h *Hub) Counters() Counters {
 	}
 	return c
 }
+
+// Lookup returns the source of that name, or nil; unlike Source it never
+// creates or replaces one.
+func (h *Hub) Lookup(name string) *Source {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sources[name]
+}

@@ -3,6 +3,9 @@ package stream
 import (
 	"strconv"
 	"strings"
+
+	"edgetail/event"
+	"edgetail/sse"
 )
 
 // A merged stream's id says where each of its sources stands:
@@ -20,7 +23,7 @@ import (
 // mergedID returns the id: line for e on this merged stream and records
 // e as sent. Only the client's writer calls it: its goroutine, or a
 // producer's direct write while it holds c.writing.
-func (c *client) mergedID(e *Event) []byte {
+func (c *client) mergedID(e *event.Event) []byte {
 	if e.G != 0 {
 		c.lastG = e.G
 	}
@@ -48,19 +51,19 @@ func (c *client) mergedID(e *Event) []byte {
 
 // writeEvent writes one event to the client's stream: on the merged
 // stream, after the client's own id: line.
-func (c *client) writeEvent(sw *streamWriter, e *Event) {
+func (c *client) writeEvent(sw *streamWriter, e *event.Event) {
 	if c.merged {
 		sw.write(c.mergedID(e), 0)
 	}
-	sw.write(e.frame(c.req.Format, c.merged), 1)
+	sw.write(frame(e, c.req.Format, c.merged), 1)
 }
 
 // appendEvent is writeEvent for a direct write's buffer.
-func (c *client) appendEvent(b []byte, e *Event) []byte {
+func (c *client) appendEvent(b []byte, e *event.Event) []byte {
 	if c.merged {
 		b = append(b, c.mergedID(e)...)
 	}
-	return append(b, e.frame(c.req.Format, c.merged)...)
+	return append(b, frame(e, c.req.Format, c.merged)...)
 }
 
 // appendTail appends what ends a turn of writing a client, after its
@@ -69,10 +72,10 @@ func (c *client) appendEvent(b []byte, e *Event) []byte {
 func (c *client) appendTail(b []byte, h *Hub, dropped int64) []byte {
 	if dropped > 0 {
 		h.dropped.Add(uint64(dropped))
-		b = appendGap(b, dropped, "")
+		b = sse.AppendGap(b, dropped, "")
 	}
 	if c.heartbeat.Swap(false) {
-		b = append(b, heartbeatFrame...)
+		b = append(b, sse.Heartbeat...)
 	}
 	return b
 }

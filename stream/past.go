@@ -5,6 +5,9 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"edgetail/event"
+	"edgetail/sse"
 )
 
 // Past reads a source's lines from where they are kept, oldest first.
@@ -32,40 +35,31 @@ type PastQuery struct {
 	// Tail > 0 with After == nil: only the last Tail matching lines (of the
 	// window, when Since or Until is set).
 	Tail  int
-	Match func(*Line) bool // the stream's filter (level detection included); nil: all
+	Match func(*event.Line) bool // the stream's filter (level detection included); nil: all
 	// Contains is lower-case text every line Match keeps contains, in any
 	// ASCII case (the q= filter), so that a reader may skip in bulk the
 	// lines without it; nil: none. An edgetail addition to the shared hook.
 	Contains []byte
 	// NoKeys says the reader does not need the lines' keys (a download):
-	// a Past may leave Line.Key nil.
+	// a Past may leave event.Line.Key nil.
 	NoKeys bool
 }
 
 // PastItem is a run of lines, optionally after a gap.
 type PastItem struct {
 	Missed int64 // > 0 exact count, -1 unknown: an `event: gap` comes before Lines; 0 none
-	Lines  []Line
+	Lines  []event.Line
 }
 
-// JournalFields are the fields a journal entry adds to the JSON form of its
+// appendJournalJSON appends the fields a journal entry adds to its JSON
 // event.
-type JournalFields struct {
-	Unit       string // _SYSTEMD_UNIT; "" when the entry has none
-	Identifier string // SYSLOG_IDENTIFIER
-	PID        int    // _PID; 0 when absent
-	Priority   int    // PRIORITY 0-7; -1 when absent
-	Boot       string // _BOOT_ID
-	Cursor     string // __CURSOR exactly
-}
-
-func (j *JournalFields) appendJSON(b []byte) []byte {
+func appendJournalJSON(b []byte, j *event.JournalFields) []byte {
 	if j.Unit != "" {
 		b = append(b, `,"unit":`...)
-		b = appendJSONString(b, safeBytes(j.Unit))
+		b = sse.AppendJSONString(b, sse.SafeBytes(j.Unit))
 	}
 	b = append(b, `,"identifier":`...)
-	b = appendJSONString(b, safeBytes(j.Identifier))
+	b = sse.AppendJSONString(b, sse.SafeBytes(j.Identifier))
 	if j.PID > 0 {
 		b = append(b, `,"pid":`...)
 		b = appendInt(b, j.PID)
@@ -75,16 +69,9 @@ func (j *JournalFields) appendJSON(b []byte) []byte {
 		b = appendInt(b, j.Priority)
 	}
 	b = append(b, `,"boot":`...)
-	b = appendJSONString(b, safeBytes(j.Boot))
+	b = sse.AppendJSONString(b, sse.SafeBytes(j.Boot))
 	b = append(b, `,"cursor":`...)
-	return appendJSONString(b, safeBytes(j.Cursor))
-}
-
-func safeBytes(s string) []byte {
-	if needsSanitizing([]byte(s)) {
-		return appendSafe(nil, []byte(s))
-	}
-	return []byte(s)
+	return sse.AppendJSONString(b, sse.SafeBytes(j.Cursor))
 }
 
 func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
@@ -151,7 +138,7 @@ func isDurableKey(id string) bool {
 
 // keyBefore returns the key of the event before e in the ring, nil when e
 // is the oldest held (or not held). hub.mu held.
-func (r *ring) keyBefore(e *Event) []byte {
+func (r *ring) keyBefore(e *event.Event) []byte {
 	for i := r.n - 1; i > 0; i-- {
 		if r.at(i) == e {
 			return r.at(i - 1).Key

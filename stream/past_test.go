@@ -10,17 +10,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edgetail/event"
 )
 
 // slicePast is a producer's store of keyed lines, read the way a journal
 // is: from after a key, through a key.
 type slicePast struct {
 	mu      sync.Mutex
-	lines   []Line
+	lines   []event.Line
 	dropped int // lines at the start that are gone (vacuumed)
 }
 
-func (p *slicePast) add(l Line) {
+func (p *slicePast) add(l event.Line) {
 	p.mu.Lock()
 	p.lines = append(p.lines, l)
 	p.mu.Unlock()
@@ -53,9 +55,9 @@ func (p *slicePast) ReadPast(ctx context.Context, q PastQuery, emit func(PastIte
 	return emit(it)
 }
 
-func keyed(i int) Line {
-	return Line{Text: []byte(fmt.Sprintf("line %d", i)), Key: []byte(fmt.Sprintf("k%04d", i)), Time: time.Now(), Level: LevelWarn,
-		Journal: &JournalFields{Unit: "u.service", Identifier: "id", PID: 1, Priority: 4, Boot: "b", Cursor: fmt.Sprintf("%04d", i)}}
+func keyed(i int) event.Line {
+	return event.Line{Text: []byte(fmt.Sprintf("line %d", i)), Key: []byte(fmt.Sprintf("k%04d", i)), Time: time.Now(), Level: event.LevelWarn,
+		Journal: &event.JournalFields{Unit: "u.service", Identifier: "id", PID: 1, Priority: 4, Boot: "b", Cursor: fmt.Sprintf("%04d", i)}}
 }
 
 func TestPastResumeMeetsLive(t *testing.T) {
@@ -64,7 +66,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	p := &slicePast{}
 	s.SetPast(p)
 	publish := func(from, to int) {
-		var ls []Line
+		var ls []event.Line
 		for i := from; i < to; i++ {
 			p.add(keyed(i))
 			ls = append(ls, keyed(i))
@@ -76,7 +78,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	publish(0, 10)
 
 	// In the ring: served from it.
-	c := e.open("/stream/j", "Last-Event-ID", "k0007")
+	c := e.open("/stream/j", "Last-event.Event-ID", "k0007")
 	for i := 8; i < 10; i++ {
 		if ev := c.next(t); ev.Data != fmt.Sprintf("line %d", i) || ev.LastEventID != fmt.Sprintf("k%04d", i) {
 			t.Fatalf("ring resume: %q %q", ev.Data, ev.LastEventID)
@@ -84,7 +86,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	}
 	// Older than the ring: read from the past through the last committed
 	// line, then live, with no duplicate at the seam.
-	r := e.open("/stream/j?format=json&level=warn&unit=u", "Last-Event-ID", "k0002")
+	r := e.open("/stream/j?format=json&level=warn&unit=u", "Last-event.Event-ID", "k0002")
 	publish(10, 12)
 	for i := 3; i < 12; i++ {
 		ev := r.next(t)
@@ -100,7 +102,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	p.mu.Lock()
 	p.dropped = 5
 	p.mu.Unlock()
-	g := e.open("/stream/j", "Last-Event-ID", "k0001")
+	g := e.open("/stream/j", "Last-event.Event-ID", "k0001")
 	if ev := g.next(t); ev.Type != "gap" || ev.Data != `{"missed":-1}` {
 		t.Fatalf("want a gap, got %s %q", ev.Type, ev.Data)
 	}
@@ -118,7 +120,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 
 // matchPast is a past that applies the query's Match, as the agent's file
 // and journal pasts do.
-type matchPast struct{ lines []Line }
+type matchPast struct{ lines []event.Line }
 
 func (p *matchPast) ReadPast(ctx context.Context, q PastQuery, emit func(PastItem) error) error {
 	var it PastItem
@@ -135,13 +137,13 @@ func (p *matchPast) ReadPast(ctx context.Context, q PastQuery, emit func(PastIte
 func TestDownloadFiltersJournalFieldsAndProducerLevel(t *testing.T) {
 	e := newEnv(t, Options{})
 	s := e.hub.Source("j", KindJournal)
-	line := func(text, unit string, lv Level) Line {
-		return Line{Text: []byte(text), Time: time.Now(), Level: lv, Journal: &JournalFields{Unit: unit, Priority: -1}}
+	line := func(text, unit string, lv event.Level) event.Line {
+		return event.Line{Text: []byte(text), Time: time.Now(), Level: lv, Journal: &event.JournalFields{Unit: unit, Priority: -1}}
 	}
-	s.SetPast(&matchPast{lines: []Line{
-		line("disk gone", "a.service", LevelError),
-		line("other unit", "b.service", LevelError),
-		line("just chatter", "a.service", LevelInfo),
+	s.SetPast(&matchPast{lines: []event.Line{
+		line("disk gone", "a.service", event.LevelError),
+		line("other unit", "b.service", event.LevelError),
+		line("just chatter", "a.service", event.LevelInfo),
 	}})
 	srv := httptest.NewServer(e.hub.Download())
 	defer srv.Close()

@@ -1,12 +1,16 @@
 package stream
 
-import "sort"
+import (
+	"sort"
+
+	"edgetail/event"
+)
 
 // ring is a source's replay buffer: the newest events, bounded both by count
 // and by bytes so that long lines cannot make it grow without bound. It is
 // guarded by the hub's lock.
 type ring struct {
-	buf      []*Event
+	buf      []*event.Event
 	head     int // index of the oldest event
 	n        int
 	bytes    int
@@ -18,12 +22,12 @@ type ring struct {
 }
 
 func newRing(maxLines, maxBytes int) *ring {
-	return &ring{buf: make([]*Event, 0, min(maxLines, 1024)), maxBytes: maxBytes}
+	return &ring{buf: make([]*event.Event, 0, min(maxLines, 1024)), maxBytes: maxBytes}
 }
 
 // capacity grows the backing slice lazily, so an idle source costs little.
-func (r *ring) push(e *Event, maxLines int) {
-	for r.n > 0 && (r.n >= maxLines || r.bytes+e.size() > r.maxBytes) {
+func (r *ring) push(e *event.Event, maxLines int) {
+	for r.n > 0 && (r.n >= maxLines || r.bytes+size(e) > r.maxBytes) {
 		r.evictOldest()
 	}
 	if maxLines <= 0 {
@@ -34,12 +38,12 @@ func (r *ring) push(e *Event, maxLines int) {
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = e
 	r.n++
-	r.bytes += e.size()
+	r.bytes += size(e)
 }
 
 func (r *ring) grow(maxLines int) {
 	size := min(max(2*len(r.buf), 64), maxLines)
-	nb := make([]*Event, size)
+	nb := make([]*event.Event, size)
 	for i := 0; i < r.n; i++ {
 		nb[i] = r.at(i)
 	}
@@ -51,15 +55,15 @@ func (r *ring) evictOldest() {
 	r.buf[r.head] = nil
 	r.head = (r.head + 1) % len(r.buf)
 	r.n--
-	r.bytes -= e.size()
+	r.bytes -= size(e)
 	r.evictedG = e.G
 	r.evicted++
 }
 
 // at returns the i-th oldest event.
-func (r *ring) at(i int) *Event { return r.buf[(r.head+i)%len(r.buf)] }
+func (r *ring) at(i int) *event.Event { return r.buf[(r.head+i)%len(r.buf)] }
 
-func (r *ring) oldest() *Event {
+func (r *ring) oldest() *event.Event {
 	if r.n == 0 {
 		return nil
 	}

@@ -6,32 +6,11 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-)
 
-// Line is one line handed to a source by its producer.
-type Line struct {
-	File string
-	Text []byte // without its newline; read-only once handed over
-	Time time.Time
-	Cut  int // when > 0, the line's full length: Text holds only its start
-	// Key is the line's durable id as sent in `id:`; nil: the source
-	// numbers it (in-run ids). Printable ASCII, no spaces; never starts
-	// with "m" (merged ids) or a digit (in-run ids). Prefixes: "c" journal
-	// cursors, "f" file positions.
-	Key []byte
-	// Level, when set, is the line's level as its producer knows it (a
-	// journal entry's PRIORITY); LevelUnknown: detected from Text.
-	Level Level
-	// Journal holds a journal entry's own fields; nil for other sources.
-	Journal *JournalFields
-	// Dev and Ino name the file a file line was read from (device and
-	// inode, which a rename does not change), and End is the offset just
-	// after its newline: where a reader of the file on disk continues after
-	// it. The producer makes the line's Key from them; all 0 when unknown
-	// (the poll engine, other sources).
-	Dev, Ino uint64
-	End      int64
-}
+	"edgetail/event"
+	"edgetail/query"
+	"edgetail/sse"
+)
 
 // Source is one named stream: its replay buffer, its filter groups, and the
 // ids of its events. Its producer feeds it from one goroutine (Publish or
@@ -54,7 +33,7 @@ type Source struct {
 	lastKey  []byte // key of the last committed event; nil when it had none
 
 	direct   directWriter             // owned by the producer goroutine
-	sel      []*Event                 // commit's scratch, hub.mu held
+	sel      []*event.Event           // commit's scratch, hub.mu held
 	spans    []frameSpan              // encode's scratch, producer-owned
 	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	watchers atomic.Int64             // nclients, read by the producer without the lock
@@ -69,7 +48,7 @@ func (s *Source) Name() string { return s.name }
 // metrics, a field selection).
 type group struct {
 	key     string
-	filter  *Filter
+	filter  *query.Filter
 	fields  []string // metrics: keep only these top-level fields (nil: all)
 	clients []*client
 }
@@ -77,7 +56,7 @@ type group struct {
 // selectEvents lists the events of a batch the group's clients get: those
 // that match, projected to the group's fields. It runs once per group, not
 // once per client. m == nil means all match.
-func (g *group) selectEvents(out []*Event, events []Event, m []bool) []*Event {
+func (g *group) selectEvents(out []*event.Event, events []event.Event, m []bool) []*event.Event {
 	for i := range events {
 		if m != nil && !m[i] {
 			continue
@@ -87,8 +66,8 @@ func (g *group) selectEvents(out []*Event, events []Event, m []bool) []*Event {
 	return out
 }
 
-func (g *group) project(e *Event) *Event {
-	if g.fields == nil || e.Kind != KindMetric {
+func (g *group) project(e *event.Event) *event.Event {
+	if g.fields == nil || e.Kind != event.KindMetric {
 		return e
 	}
 	return projectFields(e, g.fields)
@@ -101,7 +80,7 @@ func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
 // commit (ring and fan-out) runs under the hub lock. Callers must not call
 // Publish concurrently for one source. It returns an error only when ctx is
 // done.
-func (s *Source) Publish(ctx context.Context, lines []Line) error {
+func (s *Source) Publish(ctx context.Context, lines []event.Line) error {
 	max := s.hub.opts.BatchMaxLines
 	for len(lines) > max {
 		if err := s.publish(ctx, lines[:max]); err != nil {
@@ -139,7 +118,7 @@ const (
 	viewerPatienceMax       = 3 * time.Millisecond
 )
 
-func (s *Source) publish(ctx context.Context, lines []Line) error {
+func (s *Source) publish(ctx context.Context, lines []event.Line) error {
 	select {
 	case s.hub.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -164,8 +143,8 @@ const cutMarker = " [edgetail: line cut, "
 // encode makes the events of a batch. number says whether they take the
 // source's next in-run ids: lines read back from the past do not, as they
 // were numbered (or keyed) when they were first sent.
-func (s *Source) encode(lines []Line, number bool) []Event {
-	events := make([]Event, len(lines))
+func (s *Source) encode(lines []event.Line, number bool) []event.Event {
+	events := make([]event.Event, len(lines))
 	total := 0
 	for i := range lines {
 		total += len(lines[i].Text) + len(lines[i].Key) + 48
@@ -187,18 +166,18 @@ func (s *Source) encode(lines []Line, number bool) []Event {
 			s.seq++
 			e.ID = s.base + s.seq
 		}
-		e.Kind = KindLine
+		e.Kind = event.KindLine
 		e.Key = l.Key
 		e.Journal = l.Journal
 		e.Source = s.name
 		e.File = l.File
 		e.Time = l.Time
 		start := len(buf)
-		buf = e.appendID(buf)
+		buf = appendID(buf, e)
 		buf = append(buf, "data: "...)
 		ls := len(buf)
-		if needsSanitizing(l.Text) {
-			buf = appendSafe(buf, l.Text)
+		if sse.NeedsSanitizing(l.Text) {
+			buf = sse.AppendSafe(buf, l.Text)
 		} else {
 			buf = append(buf, l.Text...)
 		}
@@ -222,10 +201,10 @@ func (s *Source) encode(lines []Line, number bool) []Event {
 			ks, ke := sp.start+len("id: "), sp.start+len("id: ")+len(k)
 			events[i].Key = buf[ks:ke:ke]
 		}
-		if lv := lines[i].Level; lv != LevelUnknown {
+		if lv := lines[i].Level; lv != event.LevelUnknown {
 			events[i].Level = lv
 		} else {
-			events[i].Level = DetectLevel(events[i].Line)
+			events[i].Level = event.DetectLevel(events[i].Line)
 		}
 	}
 	return events
@@ -237,9 +216,9 @@ type frameSpan struct{ start, line, end int }
 // PublishMetric sends one sample, already encoded as a JSON object.
 func (s *Source) PublishMetric(t time.Time, sample []byte) {
 	s.seq++
-	events := make([]Event, 1)
+	events := make([]event.Event, 1)
 	e := &events[0]
-	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, KindMetric, s.name, t
+	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, event.KindMetric, s.name, t
 	e.Frame, e.Line = metricFrame(e.ID, sample)
 	s.commit(events, nil)
 	s.direct.flush(s.hub)
@@ -247,7 +226,7 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 
 // matchGroups runs each distinct filter once over the batch. Groups with no
 // filter match everything and get no entry.
-func matchGroups(groups []*group, events []Event) map[*group][]bool {
+func matchGroups(groups []*group, events []event.Event) map[*group][]bool {
 	var out map[*group][]bool
 	for _, g := range groups {
 		if g.key == "" {
@@ -261,15 +240,15 @@ func matchGroups(groups []*group, events []Event) map[*group][]bool {
 	return out
 }
 
-func matchGroup(g *group, events []Event) []bool {
+func matchGroup(g *group, events []event.Event) []bool {
 	m := make([]bool, len(events))
 	for i := range events {
-		m[i] = g.filter.Match(&events[i])
+		m[i] = matches(g.filter, &events[i])
 	}
 	return m
 }
 
-func (s *Source) commit(events []Event, matches map[*group][]bool) {
+func (s *Source) commit(events []event.Event, matches map[*group][]bool) {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -315,3 +294,7 @@ func (s *Source) refreshSnap() {
 	}
 	s.snap.Store(&gs)
 }
+
+// LastID returns the id of the source's newest event, or, before its first
+// one, the id just below it: a Tap from there misses nothing.
+func (s *Source) LastID() uint64 { return s.lastID.Load() }

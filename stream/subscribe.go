@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"edgetail/event"
+	"edgetail/query"
 )
 
 // rejectReason says why a stream request was refused, for /metrics.
@@ -49,7 +52,7 @@ type gap struct {
 type subscription struct {
 	c       *client
 	gaps    []gap
-	backlog []*Event
+	backlog []*event.Event
 	// past are reads of sources' pasts to send after the backlog and
 	// before the live queue; slot is true while they hold a history slot.
 	past []pastRead
@@ -66,7 +69,7 @@ type pastRead struct {
 // subscribe checks the caps, registers the client, and collects its backlog
 // in one critical section, so that no event falls between the history it is
 // sent and the live events it is queued.
-func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*subscription, *refusal) {
+func (h *Hub) subscribe(req *query.Request, names []string, merged bool, ip string) (*subscription, *refusal) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	select {
@@ -82,7 +85,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 		}
 		srcs[i] = s
 	}
-	if req.Filter.journalOnly() {
+	if req.Filter.JournalOnly() {
 		for _, s := range srcs {
 			if s.kind != KindJournal {
 				return nil, &refusal{http.StatusBadRequest, rejectBadRequest,
@@ -110,7 +113,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	}
 
 	c := newClient(h.opts.ClientBuffer)
-	if req.download {
+	if req.Download {
 		c.max = 0 // a download reads the past only: nothing is queued for it
 	}
 	c.req, c.merged, c.ip, c.sources = req, merged, ip, srcs
@@ -140,7 +143,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 	}
 	if req.Fields != nil {
 		for i, e := range sub.backlog {
-			if e.Kind == KindMetric {
+			if e.Kind == event.KindMetric {
 				sub.backlog[i] = projectFields(e, req.Fields)
 			}
 		}
@@ -164,7 +167,7 @@ func (h *Hub) subscribe(req *Request, names []string, merged bool, ip string) (*
 
 // joinLocked adds c to the source's group of filter key, making the group
 // when it is the first; hub.mu held.
-func (s *Source) joinLocked(key string, f *Filter, fields []string, c *client) *group {
+func (s *Source) joinLocked(key string, f *query.Filter, fields []string, c *client) *group {
 	g := s.groups[key]
 	if g == nil {
 		g = &group{key: key, filter: f, fields: fields}
@@ -210,10 +213,10 @@ func (h *Hub) unsubscribe(c *client) {
 }
 
 // backlogSingle finds what a single-source stream sends before live events:
-// everything after Last-Event-ID when one was given, else the last Tail
+// everything after Last-event.Event-ID when one was given, else the last Tail
 // matching events, else the window asked for; and what must first be read
 // from the source's past. hub.mu held.
-func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
+func backlogSingle(req *query.Request, s *Source) ([]gap, []*event.Event, []pastRead) {
 	r := s.ring
 	if req.LastID == "" {
 		if p := pastOf(req, s, nil); p != nil {
@@ -247,7 +250,7 @@ func backlogSingle(req *Request, s *Source) ([]gap, []*Event, []pastRead) {
 // resumeKey resumes after a durable key: from the ring when it still holds
 // the line, else from the source's past, else after a gap of unknown size
 // (naming gapSource on the merged stream). hub.mu held.
-func resumeKey(req *Request, s *Source, key []byte, gapSource string) ([]gap, []*Event, []pastRead) {
+func resumeKey(req *query.Request, s *Source, key []byte, gapSource string) ([]gap, []*event.Event, []pastRead) {
 	r := s.ring
 	if i := r.findKey(string(key)); i >= 0 {
 		return nil, matchingFrom(req, r, i), nil
@@ -261,19 +264,19 @@ func resumeKey(req *Request, s *Source, key []byte, gapSource string) ([]gap, []
 // pastOf returns the read of the past a request needs, if any: a resume
 // after a key, a window, a download, or an explicit tail= the ring cannot
 // fill. hub.mu held.
-func pastOf(req *Request, s *Source, after []byte) []pastRead {
+func pastOf(req *query.Request, s *Source, after []byte) []pastRead {
 	if s.past == nil {
 		return nil
 	}
-	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through()), NoKeys: req.download}
+	q := PastQuery{After: after, Since: req.Since, Until: req.Until, Through: bytes.Clone(s.through()), NoKeys: req.Download}
 	f := &req.Filter
 	if f.Key() != "" {
 		q.Match = f.MatchLine
-		q.Contains = f.q
+		q.Contains = f.Needle()
 	}
 	switch {
 	case after != nil:
-	case req.Window() || req.download:
+	case req.Window() || req.Download:
 		q.Tail = req.Tail
 	case req.TailSet && req.Tail > 0:
 		if ringHolds(req, s.ring, req.Tail) {
@@ -288,7 +291,7 @@ func pastOf(req *Request, s *Source, after []byte) []pastRead {
 
 // inWindow keeps the events whose time is in the request's window: the
 // window of a source without a past, from its replay buffer.
-func inWindow(req *Request, es []*Event) []*Event {
+func inWindow(req *query.Request, es []*event.Event) []*event.Event {
 	out := es[:0]
 	for _, e := range es {
 		if (req.Since.IsZero() || !e.Time.Before(req.Since)) && (req.Until.IsZero() || !e.Time.After(req.Until)) {
@@ -304,14 +307,14 @@ func inWindow(req *Request, es []*Event) []*Event {
 // backlogMerged is backlogSingle for the merged stream, whose ids are the
 // hub's commit order (G) and the sources' keys (see mergedID). A window is
 // read from each source's past in turn. hub.mu held.
-func (h *Hub) backlogMerged(req *Request, srcs []*Source, c *client) ([]gap, []*Event, []pastRead) {
+func (h *Hub) backlogMerged(req *query.Request, srcs []*Source, c *client) ([]gap, []*event.Event, []pastRead) {
 	rings := make([]*ring, len(srcs))
 	for i, s := range srcs {
 		rings[i] = s.ring
 	}
 	if req.LastID == "" {
 		if req.Window() {
-			var out []*Event
+			var out []*event.Event
 			var past []pastRead
 			for i, s := range srcs {
 				if p := pastOf(req, s, nil); p != nil {
@@ -331,7 +334,7 @@ func (h *Hub) backlogMerged(req *Request, srcs []*Source, c *client) ([]gap, []*
 		c.lastG = g
 	}
 	var gaps []gap
-	var out []*Event
+	var out []*event.Event
 	var past []pastRead
 	for i, r := range rings {
 		s := srcs[i]
@@ -384,10 +387,10 @@ func settleKeys(c *client, sub *subscription) {
 }
 
 // matchingFrom returns the matching events from index i on.
-func matchingFrom(req *Request, r *ring, i int) []*Event {
-	out := make([]*Event, 0, max(r.n-i, 0))
+func matchingFrom(req *query.Request, r *ring, i int) []*event.Event {
+	out := make([]*event.Event, 0, max(r.n-i, 0))
 	for ; i < r.n; i++ {
-		if e := r.at(i); req.Filter.Match(e) {
+		if e := r.at(i); matches(&req.Filter, e) {
 			out = append(out, e)
 		}
 	}
@@ -396,7 +399,7 @@ func matchingFrom(req *Request, r *ring, i int) []*Event {
 
 // lastMatching returns the newest n matching events across rings, oldest
 // first.
-func lastMatching(req *Request, rings []*ring, n int) []*Event {
+func lastMatching(req *query.Request, rings []*ring, n int) []*event.Event {
 	if n <= 0 {
 		return nil
 	}
@@ -404,11 +407,11 @@ func lastMatching(req *Request, rings []*ring, n int) []*Event {
 	for _, r := range rings {
 		size += min(r.n, n)
 	}
-	out := make([]*Event, 0, size)
+	out := make([]*event.Event, 0, size)
 	for _, r := range rings {
 		got := 0
 		for i := r.n - 1; i >= 0 && got < n; i-- {
-			if e := r.at(i); req.Filter.Match(e) {
+			if e := r.at(i); matches(&req.Filter, e) {
 				out = append(out, e)
 				got++
 			}
@@ -429,19 +432,19 @@ func lastMatching(req *Request, rings []*ring, n int) []*Event {
 
 // ringHolds reports whether the ring holds n matching events, without
 // collecting them.
-func ringHolds(req *Request, r *ring, n int) bool {
+func ringHolds(req *query.Request, r *ring, n int) bool {
 	if r.n < n {
 		return false
 	}
 	got := 0
 	for i := r.n - 1; i >= 0 && got < n; i-- {
-		if req.Filter.Match(r.at(i)) {
+		if matches(&req.Filter, r.at(i)) {
 			got++
 		}
 	}
 	return got >= n
 }
 
-func sortByG(es []*Event) {
+func sortByG(es []*event.Event) {
 	sort.Slice(es, func(i, j int) bool { return es[i].G < es[j].G })
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"sync"
 
+	"edgetail/event"
+	"edgetail/query"
+
 	"go.uber.org/zap"
 )
 
 // Tap is an in-process reader of one source, for consumers inside the
 // agent (the fleet publisher): it reads like an HTTP client that sent
-// Last-Event-ID, through the same bounded queue, so it never holds up the
+// Last-event.Event-ID, through the same bounded queue, so it never holds up the
 // source or other clients. Unlike an HTTP client it resumes itself when its
 // queue overflows: it reads again from the replay buffer right after the
 // last event it handed out, or, when the buffer no longer holds that far
@@ -24,10 +27,10 @@ type Tap struct {
 	g   *group
 
 	// Owned by the reader (Take).
-	last    uint64   // id of the last live event handed out (or passed by a read of the past)
-	lastKey []byte   // durable key of the last event handed out; nil: none, or it had none
-	backlog []*Event // from the replay buffer, handed out before the queue
-	missed  int64    // owed before the next events: >0 exact, -1 unknown
+	last    uint64         // id of the last live event handed out (or passed by a read of the past)
+	lastKey []byte         // durable key of the last event handed out; nil: none, or it had none
+	backlog []*event.Event // from the replay buffer, handed out before the queue
+	missed  int64          // owed before the next events: >0 exact, -1 unknown
 	closed  bool
 	rd      *tapRead // a read of the past handed out before the queue; nil: none
 }
@@ -121,7 +124,7 @@ func (s *Source) newTap(buffer int) *Tap {
 
 // registerLocked adds the tap to the source's unfiltered group; hub.mu held.
 func (t *Tap) registerLocked() {
-	t.g = t.src.joinLocked("", &Filter{}, nil, t.c)
+	t.g = t.src.joinLocked("", &query.Filter{}, nil, t.c)
 }
 
 // canResume reports whether the source's past can resume right after key.
@@ -216,7 +219,7 @@ func (t *Tap) Notify() <-chan struct{} { return t.c.notify }
 // number); ended says the source was removed or the hub closed, after the
 // returned events. Events read from the past carry their Key and no ID
 // (0): they were numbered in the run that first read them.
-func (t *Tap) Take(dst []*Event) (events []*Event, missed int64, ended bool) {
+func (t *Tap) Take(dst []*event.Event) (events []*event.Event, missed int64, ended bool) {
 	if t.closed {
 		return dst, 0, true
 	}
@@ -269,7 +272,7 @@ func (t *Tap) Take(dst []*Event) (events []*Event, missed int64, ended bool) {
 
 // takePast hands out the next item of the read of the past, if one is
 // ready; done says the read is over and the queue comes next.
-func (t *Tap) takePast(rd *tapRead, dst []*Event, missed int64) ([]*Event, int64, bool) {
+func (t *Tap) takePast(rd *tapRead, dst []*event.Event, missed int64) ([]*event.Event, int64, bool) {
 	if !rd.started {
 		rd.started = true
 		close(rd.begin)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"edgetail/event"
 )
 
 // drainTap takes everything the tap holds now, oldest first, and the
@@ -26,9 +28,9 @@ func drainTap(tp *Tap) (ids []uint64, missed []int64) {
 
 func tapLines(t *testing.T, s *Source, from, n int) {
 	t.Helper()
-	ls := make([]Line, n)
+	ls := make([]event.Line, n)
 	for i := range ls {
-		ls[i] = Line{Text: []byte(fmt.Sprintf("line %d", from+i)), Time: time.Now()}
+		ls[i] = event.Line{Text: []byte(fmt.Sprintf("line %d", from+i)), Time: time.Now()}
 	}
 	if err := s.Publish(context.Background(), ls); err != nil {
 		t.Fatal(err)
@@ -142,7 +144,7 @@ func keyedSource(t *testing.T, replay int) (*Source, func(from, to int)) {
 	p := &slicePast{}
 	s.SetPast(p)
 	return s, func(from, to int) {
-		var ls []Line
+		var ls []event.Line
 		for i := from; i < to; i++ {
 			p.add(keyed(i))
 			ls = append(ls, keyed(i))

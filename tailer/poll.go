@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"edgetail/event"
+
 	"github.com/nxadm/tail"
 	"github.com/nxadm/tail/watch"
 	"go.uber.org/zap"
@@ -285,7 +287,7 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	now := time.Now()
 	cuts := 0
 	for _, s := range texts {
-		l := Line{File: pt.path, Time: now}
+		l := Line{Line: event.Line{File: pt.path, Time: now}}
 		text := s
 		if len(s) > max {
 			l.Cut = len(s)

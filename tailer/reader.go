@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"time"
 	"unicode/utf8"
+
+	"edgetail/event"
 )
 
 // splitter turns a file's byte stream into complete lines. It holds an
@@ -139,7 +141,7 @@ func (s *splitter) materialize(file string, now time.Time, base int64, dst []Lin
 	cuts, pos := 0, 0
 	for _, sp := range s.spans {
 		n := copy(backing[pos:], sp.text)
-		l := Line{File: file, Text: backing[pos : pos+n : pos+n], Time: now,
+		l := Line{Line: event.Line{File: file, Text: backing[pos : pos+n : pos+n], Time: now},
 			Dev: s.id.dev, Ino: s.id.ino, End: base + int64(sp.end)}
 		pos += n
 		if sp.full > s.max {

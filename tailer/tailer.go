@@ -21,9 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
+	"edgetail/event"
 
-	"edgetail/stream"
+	"go.uber.org/zap"
 )
 
 // Engine selects how files are followed.
@@ -42,14 +42,23 @@ const (
 	EnginePoll Engine = "poll"
 )
 
-// Line is one complete line of a file. It is the stream's own type, so that
-// a batch goes from the read to the commit without a copy: File is the path
-// it was read from; Text is the line without its "\n" (and without the "\r"
-// of a CRLF), and lines of one batch share one backing array that the tailer
-// never touches after handing it over; Time is when it was read; Cut is 0, or
-// the line's full length when it was longer than MaxLineBytes (Text then
-// holds its first MaxLineBytes bytes, cut back to a UTF-8 rune boundary).
-type Line = stream.Line
+// Line is one complete line of a file: the line as every consumer sees it
+// (File is the path it was read from; Text is the line without its "\n"
+// and without the "\r" of a CRLF, and lines of one batch share one backing
+// array that the tailer never touches after handing it over; Time is when
+// it was read; Cut is 0, or the line's full length when it was longer than
+// MaxLineBytes, Text then holding its first MaxLineBytes bytes cut back to a
+// UTF-8 rune boundary), and where on disk it ends, which only the file
+// source's keys need.
+type Line struct {
+	event.Line
+	// Dev and Ino name the file it was read from (device and inode, which
+	// a rename does not change), and End is the offset just after its
+	// newline: where a reader of the file on disk continues after it. All
+	// 0 when unknown (the poll engine).
+	Dev, Ino uint64
+	End      int64
+}
 
 // Sink takes a source's batches. The native engine calls it from the very
 // goroutine that read the lines, so that a line travels from read to commit

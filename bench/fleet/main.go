@@ -32,6 +32,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"edgetail/event"
 	"edgetail/fleet"
 	"edgetail/stream"
 )
@@ -96,7 +97,7 @@ func runLoad(bin, url string, n int, dur time.Duration) {
 		}
 		h := stream.New(stream.Options{})
 		srcs[i] = h.Source("app", stream.KindFile)
-		p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Host: fmt.Sprintf("agent-%02d", i), Source: srcs[i]})
+		p := fleet.NewPublisher(fleet.PublisherOptions{Conn: nc, JS: js, Host: fmt.Sprintf("agent-%02d", i), Source: fleet.SourceOf[*stream.Tap](srcs[i])})
 		wg.Go(func() { _ = p.Run(ctx) })
 	}
 	waitHTTP(hubURL + "/readyz")
@@ -162,7 +163,7 @@ func runLoad(bin, url string, n int, dur time.Duration) {
 				}
 				line := fmt.Sprintf("INFO %d agent-%02d request %d ok", time.Now().UnixNano(), i, k)
 				k++
-				_ = srcs[i].Publish(ctx, []stream.Line{{File: "/var/log/app.log", Text: []byte(line), Time: time.Now()}})
+				_ = srcs[i].Publish(ctx, []event.Line{{File: "/var/log/app.log", Text: []byte(line), Time: time.Now()}})
 			}
 		})
 	}

@@ -1,4 +1,7 @@
-package stream
+// Package query is the language of a stream request: its filters (q, re,
+// not, level, unit, identifier), its window (since, until, tail) and its
+// format, parsed from URL parameters once, before a stream starts.
+package query
 
 import (
 	"errors"
@@ -10,16 +13,18 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"edgetail/event"
 )
 
 // Filter is the matching part of a stream request. Clients whose filters are
 // equal share one group per source, so a filter runs once per line however
 // many clients asked for it.
 type Filter struct {
-	Q     string // keep lines containing this, case-insensitive
-	Re    string // keep lines matching this RE2 expression
-	Not   string // drop lines containing this, case-insensitive
-	Level Level  // keep lines at this level or above (LevelUnknown: all)
+	Q     string      // keep lines containing this, case-insensitive
+	Re    string      // keep lines matching this RE2 expression
+	Not   string      // drop lines containing this, case-insensitive
+	Level event.Level // keep lines at this level or above (LevelUnknown: all)
 	// Units and Identifiers narrow a journal stream to entries of any of
 	// these units (_SYSTEMD_UNIT) or identifiers (SYSLOG_IDENTIFIER).
 	Units       []string
@@ -31,18 +36,18 @@ type Filter struct {
 
 // Key identifies the filter: requests with equal keys share a group.
 func (f *Filter) Key() string {
-	if f.Q == "" && f.Re == "" && f.Not == "" && f.Level == LevelUnknown && !f.journalOnly() {
+	if f.Q == "" && f.Re == "" && f.Not == "" && f.Level == event.LevelUnknown && !f.JournalOnly() {
 		return ""
 	}
 	k := strconv.Quote(f.Q) + "\x00" + strconv.Quote(f.Re) + "\x00" + strconv.Quote(f.Not) + "\x00" + f.Level.String()
-	if f.journalOnly() {
+	if f.JournalOnly() {
 		k += "\x00" + strconv.Quote(strings.Join(f.Units, ",")) + "\x00" + strconv.Quote(strings.Join(f.Identifiers, ","))
 	}
 	return k
 }
 
-// journalOnly reports whether the filter uses journal fields.
-func (f *Filter) journalOnly() bool { return len(f.Units) > 0 || len(f.Identifiers) > 0 }
+// JournalOnly reports whether the filter uses journal fields.
+func (f *Filter) JournalOnly() bool { return len(f.Units) > 0 || len(f.Identifiers) > 0 }
 
 // String describes the filter for logs: readable, unlike Key.
 func (f *Filter) String() string {
@@ -56,40 +61,41 @@ func (f *Filter) String() string {
 	return strings.Join(parts, " ")
 }
 
-// Match reports whether an event passes the filter. Metric samples pass every
-// line filter: they have no text to match.
-func (f *Filter) Match(e *Event) bool {
-	if e.Kind != KindLine {
-		return true
-	}
-	return f.match(e.Line, e.Level, false, e.Journal)
+// Match reports whether an encoded event's text passes the filter; lv is
+// the level it was given when it was encoded.
+func (f *Filter) Match(text []byte, lv event.Level, j *event.JournalFields) bool {
+	return f.match(text, lv, false, j)
 }
 
 // MatchLine is Match for a line not yet encoded (a line read from the
 // past): its level is its producer's when it has one (a journal entry's
 // PRIORITY), else detected from its text, only when the filter asks for one.
-func (f *Filter) MatchLine(l *Line) bool {
+func (f *Filter) MatchLine(l *event.Line) bool {
 	return f.match(l.Text, l.Level, true, l.Journal)
 }
 
+// Needle returns the lower-cased text of q= (nil when none): every line the
+// filter keeps contains it, so a reader may skip in bulk the lines without.
+func (f *Filter) Needle() []byte { return f.q }
+
 // match is the filter itself; detect says an unknown level is still to be
 // detected from the text. The cheap substring tests go first.
-func (f *Filter) match(text []byte, lv Level, detect bool, j *JournalFields) bool {
+func (f *Filter) match(text []byte, lv event.Level, detect bool, j *event.JournalFields) bool {
 	if f.q != nil && !containsFold(text, f.q) {
 		return false
 	}
 	if f.not != nil && containsFold(text, f.not) {
 		return false
 	}
-	if f.Level != LevelUnknown {
-		if detect && lv == LevelUnknown {
-			lv = DetectLevel(text)
+	if f.Level != event.LevelUnknown {
+		if detect && lv == event.LevelUnknown {
+			lv = event.DetectLevel(text)
 		}
 		if lv < f.Level {
 			return false
 		}
 	}
-	if f.journalOnly() && (j == nil || (len(f.Units) > 0 && !slices.Contains(f.Units, j.Unit)) ||
+	if f.JournalOnly() && (j == nil || (len(f.Units) > 0 && !slices.Contains(f.Units, j.Unit)) ||
 		(len(f.Identifiers) > 0 && !slices.Contains(f.Identifiers, j.Identifier))) {
 		return false
 	}
@@ -123,7 +129,7 @@ type Request struct {
 	// either, the lines of the window are read from disk first.
 	Since, Until time.Time
 
-	download bool // GET /download: the past only, as plain text
+	Download bool // GET /download: the past only, as plain text
 }
 
 // Window reports whether the request asks for a time window of the past.
@@ -166,12 +172,12 @@ func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 	if f.Re != "" {
 		re, err := regexp.Compile(f.Re)
 		if err != nil {
-			return nil, fmt.Errorf("bad re: %s", oneLine(err.Error()))
+			return nil, fmt.Errorf("bad re: %s", OneLine(err.Error()))
 		}
 		f.re = re
 	}
 	if s := v.Get("level"); s != "" {
-		lv, err := ParseLevel(s)
+		lv, err := event.ParseLevel(s)
 		if err != nil {
 			return nil, err
 		}
@@ -279,10 +285,10 @@ func splitNames(s, param string) ([]string, error) {
 	return out, nil
 }
 
-// oneLine makes a message safe to answer in one line: a request's own text
+// OneLine makes a message safe to answer in one line: a request's own text
 // (a regular expression with a CR in it, say) is echoed in errors, so every
 // control character becomes a space.
-func oneLine(s string) string {
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
@@ -361,5 +367,5 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration back from now (90s, 15m, 2h, 7d)", oneLine(s))
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration back from now (90s, 15m, 2h, 7d)", OneLine(s))
 }

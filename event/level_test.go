@@ -1,7 +1,8 @@
-package stream
+package event
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -123,8 +124,9 @@ func BenchmarkLevel(b *testing.B) {
 // benchLineTexts are the lines BenchmarkFanout publishes.
 func benchLineTexts(n int) [][]byte {
 	out := make([][]byte, n)
-	for i, l := range benchLines(n) {
-		out[i] = l.Text
+	for i := range out {
+		lvl := []string{"INFO", "WARN", "ERROR", "DEBUG"}[i%4]
+		out[i] = fmt.Appendf(nil, "2026-11-22T10:00:00Z %s request id=%d path=/api/v1/items status=200 took=12ms", lvl, i)
 	}
 	return out
 }

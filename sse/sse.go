@@ -1,6 +1,12 @@
-package stream
+// Package sse is edgetail's Server-Sent-Events wire format: the frames of
+// every stream the agent and the hub serve, and the one rule for what a
+// data: line may hold (valid UTF-8, no CR or LF), so that no log line can
+// forge a field or an event.
+package sse
 
 import (
+	"unsafe"
+
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -11,10 +17,10 @@ import (
 // (see PITFALLS.md). Everything here appends to a caller's buffer so that the
 // hot path allocates once per batch, not once per line.
 
-// appendSafe appends line as text that is valid UTF-8 and holds no CR or LF,
+// appendSafeSlow appends line as text that is valid UTF-8 and holds no CR or LF,
 // so that it can stand in a single SSE data field. Invalid bytes, CR and LF
 // each become U+FFFD, the same rule encoding/json applies to invalid bytes.
-func appendSafe(dst, line []byte) []byte {
+func appendSafeSlow(dst, line []byte) []byte {
 	start := 0
 	for i := 0; i < len(line); {
 		b := line[i]
@@ -42,9 +48,9 @@ func appendSafe(dst, line []byte) []byte {
 	return append(dst, line[start:]...)
 }
 
-// needsSanitizing reports whether appendSafe would change line; most log
+// NeedsSanitizing reports whether AppendSafe would change line; most log
 // lines are clean ASCII, and checking first lets them be copied in one go.
-func needsSanitizing(line []byte) bool {
+func NeedsSanitizing(line []byte) bool {
 	for i := 0; i < len(line); i++ {
 		b := line[i]
 		if b == '\r' || b == '\n' {
@@ -66,9 +72,9 @@ func hasCRLF(b []byte) bool {
 	return false
 }
 
-// appendJSONString appends s as a JSON string. s must already be valid UTF-8
-// (it has been through appendSafe or comes from json.Marshal).
-func appendJSONString(dst, s []byte) []byte {
+// AppendJSONString appends s as a JSON string. s must already be valid UTF-8
+// (it has been through AppendSafe or comes from json.Marshal).
+func AppendJSONString(dst, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
@@ -102,33 +108,59 @@ func appendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// appendIDField appends an "id:" field line.
-func appendIDField(dst []byte, prefix string, id uint64) []byte {
+// AppendID appends an "id:" field line: prefix, then id in decimal.
+func AppendID(dst []byte, prefix string, id uint64) []byte {
 	dst = append(dst, "id: "...)
 	dst = append(dst, prefix...)
 	dst = strconv.AppendUint(dst, id, 10)
 	return append(dst, '\n')
 }
 
-// appendRetry appends the "retry:" frame that opens every stream.
-func appendRetry(dst []byte, d time.Duration) []byte {
+// AppendRetry appends the "retry:" frame that opens every stream.
+func AppendRetry(dst []byte, d time.Duration) []byte {
 	dst = append(dst, "retry: "...)
 	dst = strconv.AppendInt(dst, d.Milliseconds(), 10)
 	return append(dst, '\n', '\n')
 }
 
-// appendGap appends an "event: gap" frame. source is empty on single-source
-// streams.
-func appendGap(dst []byte, missed int64, source string) []byte {
+// AppendGap appends an "event: gap" frame saying missed events were lost
+// (-1: an unknown number). source is empty on single-source streams.
+func AppendGap(dst []byte, missed int64, source string) []byte {
 	dst = append(dst, "event: gap\ndata: {\"missed\":"...)
 	dst = strconv.AppendInt(dst, missed, 10)
 	if source != "" {
 		dst = append(dst, ",\"source\":"...)
-		dst = appendJSONString(dst, []byte(source))
+		dst = AppendJSONString(dst, []byte(source))
 	}
 	return append(dst, "}\n\n"...)
 }
 
-// heartbeatFrame is an SSE comment: ignored by parsers, but it keeps proxies
+// Heartbeat is an SSE comment: ignored by parsers, but it keeps proxies
 // from closing an idle connection and lets clients detect a dead link.
-var heartbeatFrame = []byte(": heartbeat\n\n")
+// Read-only.
+var Heartbeat = []byte(": heartbeat\n\n")
+
+// AppendSafe appends line as valid UTF-8 with no CR or LF: invalid bytes,
+// CR and LF each become U+FFFD. Clean lines, most of them, are copied in
+// one go.
+func AppendSafe(dst, line []byte) []byte {
+	if !NeedsSanitizing(line) {
+		return append(dst, line...)
+	}
+	return appendSafeSlow(dst, line)
+}
+
+// AppendSafeString is AppendSafe for a string, without converting it.
+func AppendSafeString(dst []byte, s string) []byte {
+	// Only read: the string's bytes are never written.
+	return AppendSafe(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// SafeBytes returns s made safe for a data: line, without a copy when it
+// already is.
+func SafeBytes(s string) []byte {
+	if NeedsSanitizing([]byte(s)) {
+		return appendSafeSlow(nil, []byte(s))
+	}
+	return []byte(s)
+}

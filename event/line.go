@@ -1,0 +1,35 @@
+package event
+
+import "time"
+
+// Line is one line (or, for a journal entry, one message) handed by a
+// producer to whatever commits it: the stream hub, a reader of the past,
+// the fleet publisher. It is a plain value, so that producers need not
+// import the hub.
+type Line struct {
+	File string
+	Text []byte // without its newline; read-only once handed over
+	Time time.Time
+	Cut  int // when > 0, the line's full length: Text holds only its start
+	// Key is the line's durable id as sent in `id:`; nil: the source
+	// numbers it (in-run ids). Printable ASCII, no spaces; never starts
+	// with a digit (in-run ids) or with the prefix of merged ids. Each
+	// source adapter owns its prefix (filesource, journalsource).
+	Key []byte
+	// Level, when set, is the line's level as its producer knows it (a
+	// journal entry's PRIORITY); LevelUnknown: detected from Text.
+	Level Level
+	// Journal holds a journal entry's own fields; nil for other sources.
+	Journal *JournalFields
+}
+
+// JournalFields are the fields a journal entry adds to the JSON form of its
+// event.
+type JournalFields struct {
+	Unit       string // _SYSTEMD_UNIT; "" when the entry has none
+	Identifier string // SYSLOG_IDENTIFIER
+	PID        int    // _PID; 0 when absent
+	Priority   int    // PRIORITY 0-7; -1 when absent
+	Boot       string // _BOOT_ID
+	Cursor     string // __CURSOR exactly
+}
