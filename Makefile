@@ -4,17 +4,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 TAGS    := nomsgpack
-LDFLAGS := -s -w -X edgetail/agent.Version=$(VERSION) -X edgetail/agent.Commit=$(COMMIT)
+LDFLAGS := -s -w -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)
 
 .PHONY: all build run check deps lint test test-package bench bench-fleet fuzz package clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o edgetail .
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o edgetail ./cmd/edgetail
 
 run:
-	$(GO) run -tags $(TAGS) .
+	$(GO) run -tags $(TAGS) ./cmd/edgetail
 
 # The whole suite: static checks, then every test with the race detector
 # (fuzz seed corpora run as ordinary tests).
@@ -65,12 +65,12 @@ DIST        ?= dist
 PKG_VERSION ?= $(shell sh packaging/version.sh)
 PKG_ARCH    ?= $(shell $(GO) env GOARCH)
 NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
-PKG_LDFLAGS  = $(subst agent.Version=$(VERSION),agent.Version=$(PKG_VERSION),$(LDFLAGS))
+PKG_LDFLAGS  = $(subst main.Version=$(VERSION),main.Version=$(PKG_VERSION),$(LDFLAGS))
 
 package:
 	rm -rf $(DIST)/build $(DIST)/edgetail_*.deb $(DIST)/edgetail-*.rpm
 	mkdir -p $(DIST)/build
-	CGO_ENABLED=0 GOARCH=$(PKG_ARCH) $(GO) build -trimpath -tags $(TAGS) -ldflags '$(PKG_LDFLAGS)' -o $(DIST)/build/edgetail .
+	CGO_ENABLED=0 GOARCH=$(PKG_ARCH) $(GO) build -trimpath -tags $(TAGS) -ldflags '$(PKG_LDFLAGS)' -o $(DIST)/build/edgetail ./cmd/edgetail
 	gzip -9n < packaging/edgetail.1 > $(DIST)/build/edgetail.1.gz
 	sh packaging/changelog.sh '$(PKG_VERSION)' '$(COMMIT)' | gzip -9n > $(DIST)/build/changelog.gz
 	for p in deb rpm; do \

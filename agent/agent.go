@@ -27,20 +27,25 @@ import (
 	"edgetail/procs"
 	"edgetail/stream"
 	"edgetail/tailer"
+	"edgetail/web"
 )
 
 // Agent runs one configuration. New allocates; Run does the work.
 type Agent struct {
-	log  *zap.Logger
-	hub  *stream.Hub
-	tel  *telemetry
-	auth atomic.Pointer[authenticator]
-	// proxies is trusted_proxies, swapped whole on reload.
-	proxies atomic.Pointer[trustedProxies]
-	cert    atomic.Pointer[tls.Certificate]
+	log   *zap.Logger
+	hub   *stream.Hub
+	tel   *telemetry
+	guard *web.Guard // auth, CORS, trusted proxies: swapped whole on reload
+	cert  atomic.Pointer[tls.Certificate]
+	cfg   atomic.Pointer[Config]
 
+	// applyMu serializes the changes of the producers (start, reload,
+	// stop), which wait for producers to stop: an fsync, the poll
+	// engine's sleep, journalctl's exit. Requests never take it.
+	applyMu sync.Mutex
+	// mu guards running and ctx only, held for memory only: requests
+	// (/api/sources, /metrics, the watchdog) take it.
 	mu      sync.Mutex
-	cfg     *Config
 	running map[string]*producer
 	ctx     context.Context
 	started atomic.Bool // every source of the first config has started
@@ -71,16 +76,15 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &Agent{log: log, cfg: cfg, running: make(map[string]*producer), tel: newTelemetry()}
-	au, err := newAuthenticator(cfg.Auth)
+	a := &Agent{log: log, running: make(map[string]*producer), tel: newTelemetry()}
+	a.cfg.Store(cfg)
+	pol, err := policyOf(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.auth.Store(au)
+	a.guard = web.NewGuard(pol)
+	a.guard.Denied = func(reason string) { a.tel.authFails[reason].Inc() }
 	if err := a.loadCert(cfg.TLS); err != nil {
-		return nil, err
-	}
-	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 	st := cfg.Stream
@@ -98,7 +102,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 		Workers:             cfg.Pipeline.Workers,
 		BatchMaxLines:       cfg.Pipeline.BatchMaxLines,
 		BatchMaxWait:        cfg.Pipeline.BatchMaxWait,
-		ClientIP:            func(r *http.Request) string { return a.proxies.Load().clientIP(r) },
+		ClientIP:            a.guard.ClientIP,
 		Logger:              log.Named("stream"),
 		Observer:            a.tel,
 	})
@@ -114,16 +118,24 @@ func replayLines(n int) int {
 	return n
 }
 
-func (a *Agent) loadProxies(list []string) error {
-	tp, err := parseTrustedProxies(list)
+// policyOf reads the web policy of cfg: its tokens (token files
+// included), CORS origins and trusted proxies.
+func policyOf(cfg *Config) (*web.Policy, error) {
+	au, err := web.NewAuthenticator(cfg.Auth)
 	if err != nil {
-		return fmt.Errorf("trusted_proxies: %w", err)
+		return nil, err
 	}
-	a.proxies.Store(&tp)
-	return nil
+	tp, err := web.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	return &web.Policy{Auth: au, CORS: cfg.CORS.AllowedOrigins, PublicMetrics: cfg.Auth.PublicMetrics, Proxies: tp}, nil
 }
 
-func (a *Agent) loadCert(c TLSConfig) error {
+// config returns the configuration in force.
+func (a *Agent) config() *Config { return a.cfg.Load() }
+
+func (a *Agent) loadCert(c web.TLSConfig) error {
 	if c.Cert == "" {
 		a.cert.Store(nil)
 		return nil
@@ -143,32 +155,20 @@ func (a *Agent) Hub() *stream.Hub { return a.hub }
 // shuts the HTTP server down. The listener is opened first, so a port in
 // use is an error at once.
 func (a *Agent) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.cfg.Listen)
+	ln, err := net.Listen("tcp", a.config().Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w", a.config().Listen, err)
 	}
 	return a.Serve(ctx, ln)
 }
 
 // Serve is Run on a listener the caller opened (tests, socket activation).
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		// No WriteTimeout: it would cut every stream. Streams set a
-		// deadline per write instead.
-		ErrorLog: zap.NewStdLog(a.log.Named("http")),
-	}
+	var cert func() *tls.Certificate
 	if a.cert.Load() != nil {
-		srv.TLSConfig = &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return a.cert.Load(), nil
-			},
-		}
+		cert = a.cert.Load
 	}
+	srv := web.NewServer(a.routes(), a.log, cert)
 	a.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", srv.TLSConfig != nil))
 
 	srcCtx, stopSources := context.WithCancel(context.Background())
@@ -178,24 +178,25 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.mu.Unlock()
 
 	// The sources exist in the hub before the first request can name them.
-	if err := a.apply(a.cfg); err != nil {
+	cfg := a.config()
+	if err := a.apply(cfg); err != nil {
 		a.stopAll()
 		return err
 	}
 	var pprofLn net.Listener
-	if a.cfg.Pprof != "" {
+	if cfg.Pprof != "" {
 		var err error
-		if pprofLn, err = net.Listen("tcp", a.cfg.Pprof); err != nil {
+		if pprofLn, err = net.Listen("tcp", cfg.Pprof); err != nil {
 			a.stopAll()
-			return fmt.Errorf("pprof: listen on %s: %w", a.cfg.Pprof, err)
+			return fmt.Errorf("pprof: listen on %s: %w", cfg.Pprof, err)
 		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
-	if a.cfg.Fleet != nil {
+	if cfg.Fleet != nil {
 		// Stops with the streams: intake first (stopAll), then publishers.
-		g.Go(func() error { return a.runFleet(gctx, a.cfg) })
+		g.Go(func() error { return a.runFleet(gctx, cfg) })
 	}
 	if a.Procs {
 		gov := &procs.Governor{Busy: a.hub.Busy, Log: a.log}
@@ -204,7 +205,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if pprofLn != nil {
 		a.servePprof(gctx, g, pprofLn)
 	}
-	g.Go(func() error { return serveHTTP(srv, ln) })
+	g.Go(func() error { return web.Serve(srv, ln) })
 	g.Go(func() error {
 		a.waitStarted(gctx)
 		return nil
@@ -281,20 +282,15 @@ func (a *Agent) Reload(cfg *Config) error {
 		a.OnReload(false)
 		defer a.OnReload(true)
 	}
-	au, err := newAuthenticator(cfg.Auth)
+	pol, err := policyOf(cfg)
 	if err != nil {
 		return err
 	}
 	if err := a.loadCert(cfg.TLS); err != nil {
 		return err
 	}
-	if err := a.loadProxies(cfg.TrustedProxies); err != nil {
-		return err
-	}
-	a.auth.Store(au)
-	a.mu.Lock()
-	old := a.cfg
-	a.mu.Unlock()
+	a.guard.Set(pol)
+	old := a.config()
 	if cfg.Listen != old.Listen || !reflect.DeepEqual(cfg.Stream, old.Stream) || !reflect.DeepEqual(cfg.Pipeline, old.Pipeline) {
 		a.log.Warn("listen, stream and pipeline settings change only on restart")
 	}
@@ -302,51 +298,64 @@ func (a *Agent) Reload(cfg *Config) error {
 	if err := a.apply(cfg); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	a.cfg = cfg
-	a.mu.Unlock()
+	a.cfg.Store(cfg)
 	a.log.Info("reloaded", zap.Int("sources", len(cfg.Sources)))
 	return nil
 }
 
-// apply makes the running producers match cfg.
+// apply makes the running producers match cfg. It waits for the producers
+// it stops without holding mu, so that requests and streams never wait for
+// a reload.
 func (a *Agent) apply(cfg *Config) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	want := make(map[string]SourceConfig, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		want[s.Name] = s
 	}
+	var stopped []*producer
+	a.mu.Lock()
 	for name, p := range a.running {
-		s, ok := want[name]
-		if ok && reflect.DeepEqual(s, p.cfg) {
+		if s, ok := want[name]; ok && reflect.DeepEqual(s, p.cfg) {
 			continue
 		}
+		stopped = append(stopped, p)
+		delete(a.running, name)
+	}
+	a.mu.Unlock()
+	for _, p := range stopped {
 		// Wait, so that the old and the new producer never feed the
 		// source at once: ids and order depend on a single feeder.
 		p.stop()
-		delete(a.running, name)
-		if !ok {
-			a.hub.Remove(name)
-			a.log.Info("source removed", zap.String("source", name))
+		if _, ok := want[p.cfg.Name]; !ok {
+			a.hub.Remove(p.cfg.Name)
+			a.log.Info("source removed", zap.String("source", p.cfg.Name))
 		}
 	}
 	for _, s := range cfg.Sources {
-		if _, ok := a.running[s.Name]; ok {
+		a.mu.Lock()
+		_, ok := a.running[s.Name]
+		a.mu.Unlock()
+		if ok {
 			continue
 		}
 		p, err := a.start(s, cfg)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", s.Name, err)
 		}
+		a.mu.Lock()
 		a.running[s.Name] = p
+		a.mu.Unlock()
 	}
 	return nil
 }
 
-// start launches the producer of one source; a.mu held.
+// start launches the producer of one source; a.applyMu held.
 func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
-	ctx, cancel := context.WithCancel(a.ctx)
+	a.mu.Lock()
+	parent := a.ctx
+	a.mu.Unlock()
+	ctx, cancel := context.WithCancel(parent)
 	p := &producer{cfg: s, cancel: cancel, started: make(chan struct{})}
 	log := a.log.With(zap.String("source", s.Name))
 	if s.Metrics != nil {
@@ -454,9 +463,15 @@ func (p *producer) stop() {
 
 // stopAll stops every producer and waits for them.
 func (a *Agent) stopAll() {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	ps := make([]*producer, 0, len(a.running))
 	for _, p := range a.running {
+		ps = append(ps, p)
+	}
+	a.mu.Unlock()
+	for _, p := range ps {
 		p.stop()
 	}
 }
@@ -502,18 +517,4 @@ func (a *Agent) servePprof(ctx context.Context, g *errgroup.Group, ln net.Listen
 		<-ctx.Done()
 		return srv.Close()
 	})
-}
-
-// serveHTTP runs srv on ln, with TLS when it has a certificate, until Shutdown.
-func serveHTTP(srv *http.Server, ln net.Listener) error {
-	var err error
-	if srv.TLSConfig != nil {
-		err = srv.ServeTLS(ln, "", "")
-	} else {
-		err = srv.Serve(ln)
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return fmt.Errorf("serve: %w", err)
 }

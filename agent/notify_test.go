@@ -14,7 +14,7 @@ func TestNotifierOffWithoutNotifySocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newNotifier(nil).attach(a)
+	NewNotifier(nil).Attach(a)
 	if a.OnReady != nil || a.OnReload != nil || a.OnStop != nil {
 		t.Fatal("hooks set without NOTIFY_SOCKET")
 	}
@@ -38,8 +38,8 @@ func TestNotifierPingerOwnedByStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newNotifier(nil)
-	n.attach(a)
+	n := NewNotifier(nil)
+	n.Attach(a)
 	a.OnReady()
 	buf := make([]byte, 4096)
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -68,8 +68,8 @@ func TestNotifierPingerOwnedByStop(t *testing.T) {
 
 	// Stop before ready: no pinger at all.
 	a2, _ := New(DefaultConfig(), nil)
-	n2 := newNotifier(nil)
-	n2.attach(a2)
+	n2 := NewNotifier(nil)
+	n2.Attach(a2)
 	a2.OnStop()
 	a2.OnReady()
 	if n2.cancel != nil {

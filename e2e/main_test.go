@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("E2E_NO_RACE") == "" {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command("go", append(args, "..")...)
+	cmd := exec.Command("go", append(args, "../cmd/edgetail")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build edgetail:", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -136,3 +137,15 @@ func NewJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
 	return jetstream.New(nc, jetstream.WithPublishAsyncTimeout(2*time.Second),
 		jetstream.WithPublishAsyncMaxPending(65536))
 }
+
+// TLSConfig is the TLS of a NATS connection, as configured (fleet.tls).
+type TLSConfig struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidStreamName reports whether s can name a JetStream stream here.
+func ValidStreamName(s string) bool { return streamName.MatchString(s) }

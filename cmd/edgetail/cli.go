@@ -1,4 +1,4 @@
-package agent
+package main
 
 import (
 	"context"
@@ -17,6 +17,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"edgetail/agent"
+	"edgetail/logging"
 
 	"go.uber.org/zap"
 )
@@ -39,7 +42,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		case "follow":
 			return Follow(args[1:], stdout, stderr)
 		case "hub":
-			return Hub(args[1:], stdout, stderr)
+			return hubCmd(args[1:], stdout, stderr)
 		case "token":
 			return newToken(stdout, stderr)
 		case "help", "-h", "-help", "--help":
@@ -91,18 +94,18 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 }
 
 // load builds the configuration the flags ask for.
-func (f *runFlags) load() (*Config, error) {
-	var c *Config
+func (f *runFlags) load() (*agent.Config, error) {
+	var c *agent.Config
 	var err error
 	switch {
 	case f.config != "" && len(f.quick) > 0:
 		return nil, errors.New("give -config or paths, not both")
 	case f.config != "":
-		c, err = LoadConfig(f.config)
+		c, err = agent.LoadConfig(f.config)
 	case len(f.quick) > 0:
 		c, err = quickConfig(f.quick)
 	default:
-		c = DefaultConfig()
+		c = agent.DefaultConfig()
 	}
 	if err != nil {
 		return nil, err
@@ -121,15 +124,15 @@ func (f *runFlags) load() (*Config, error) {
 		}
 	}
 	// Validate again: the flags may have made the config invalid.
-	if probs := c.validate("flags"); len(probs) > 0 {
-		return nil, &ConfigError{probs}
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
 // quickConfig makes one file source per argument, named after the file
 // (/var/log/syslog -> syslog) unless given as NAME=GLOB.
-func quickConfig(args []string) (*Config, error) {
+func quickConfig(args []string) (*agent.Config, error) {
 	var b strings.Builder
 	b.WriteString("sources:\n")
 	for _, a := range args {
@@ -144,7 +147,7 @@ func quickConfig(args []string) (*Config, error) {
 		}
 		fmt.Fprintf(&b, "  - name: %q\n    files: [%q]\n", name, abs)
 	}
-	return ParseConfig([]byte(b.String()), "command line")
+	return agent.ParseConfig([]byte(b.String()), "command line")
 }
 
 // quickName derives a source name from a path: the file's name
@@ -186,8 +189,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: edgetail check -config FILE")
 		return 2
 	}
-	if _, err := LoadConfig(*path); err != nil {
-		var ce *ConfigError
+	if _, err := agent.LoadConfig(*path); err != nil {
+		var ce *agent.ConfigError
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
 				fmt.Fprintln(stderr, p)
@@ -215,21 +218,21 @@ func serve(args []string, stderr io.Writer) int {
 		printConfigError(stderr, err)
 		return 1
 	}
-	log, level, err := NewLogger(cfg.LogLevel)
+	log, level, err := logging.New(cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	defer func() { _ = log.Sync() }() // EINVAL on a terminal: nothing to do about it
 
-	a, err := New(cfg, log)
+	a, err := agent.New(cfg, log)
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
 		return 1
 	}
 	a.Procs = true
-	notifier := newNotifier(log)
-	notifier.attach(a)
+	notifier := agent.NewNotifier(log)
+	notifier.Attach(a)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -237,7 +240,7 @@ func serve(args []string, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	done := make(chan error, 1)
-	go func() { done <- notifier.run(ctx, a) }() // a.Run, or the listener systemd passed
+	go func() { done <- notifier.Run(ctx, a) }() // a.Run, or the listener systemd passed
 	stopping := false
 	for {
 		select {
@@ -256,7 +259,7 @@ func serve(args []string, stderr io.Writer) int {
 					log.Error("reload refused: config invalid, keeping the running one", zap.Error(err))
 					continue
 				}
-				if lv, err := parseLogLevel(nc.LogLevel); err == nil {
+				if lv, err := logging.ParseLevel(nc.LogLevel); err == nil {
 					level.SetLevel(lv)
 				}
 				if err := a.Reload(nc); err != nil {
@@ -276,7 +279,7 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 func printConfigError(w io.Writer, err error) {
-	var ce *ConfigError
+	var ce *agent.ConfigError
 	if errors.As(err, &ce) {
 		fmt.Fprintln(w, "edgetail: the config has problems:")
 		for _, p := range ce.Problems {

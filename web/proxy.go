@@ -1,4 +1,4 @@
-package agent
+package web
 
 import (
 	"fmt"
@@ -7,16 +7,16 @@ import (
 	"strings"
 )
 
-// trustedProxies is the parsed trusted_proxies list: the peers whose
+// TrustedProxies is the parsed trusted_proxies list: the peers whose
 // X-Forwarded-For names the client that the per-IP cap and connect rate
 // count. Empty (the default) trusts no one, and the header is ignored.
-type trustedProxies []netip.Prefix
+type TrustedProxies []netip.Prefix
 
-// parseTrustedProxies reads CIDRs; a bare address means that one address.
-func parseTrustedProxies(list []string) (trustedProxies, error) {
-	out := make(trustedProxies, 0, len(list))
+// ParseTrustedProxies reads CIDRs; a bare address means that one address.
+func ParseTrustedProxies(list []string) (TrustedProxies, error) {
+	out := make(TrustedProxies, 0, len(list))
 	for _, s := range list {
-		p, err := parseProxy(s)
+		p, err := ParseProxy(s)
 		if err != nil {
 			return nil, err
 		}
@@ -25,7 +25,8 @@ func parseTrustedProxies(list []string) (trustedProxies, error) {
 	return out, nil
 }
 
-func parseProxy(s string) (netip.Prefix, error) {
+// ParseProxy reads one CIDR, or one address.
+func ParseProxy(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
@@ -42,7 +43,7 @@ func parseProxy(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-func (tp trustedProxies) contains(a netip.Addr) bool {
+func (tp TrustedProxies) contains(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range tp {
 		if p.Contains(a) {
@@ -52,14 +53,14 @@ func (tp trustedProxies) contains(a netip.Addr) bool {
 	return false
 }
 
-// clientIP names the client of r for the per-IP cap, the connect rate and
+// ClientIP names the client of r for the per-IP cap, the connect rate and
 // the stream logs. From a trusted peer it is the last X-Forwarded-For
 // address that is not itself a trusted proxy, read right to left: each
 // proxy appends the address it saw, so entries left of the first untrusted
 // one were written by the client and prove nothing. If every entry is
 // trusted, the leftmost is the client. From any other peer, or when the
 // header holds nothing usable, it is the peer.
-func (tp trustedProxies) clientIP(r *http.Request) string {
+func (tp TrustedProxies) ClientIP(r *http.Request) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

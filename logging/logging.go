@@ -1,4 +1,6 @@
-package agent
+// Package logging builds edgetail's own logger (zap), the same for the agent
+// and the hub.
+package logging
 
 import (
 	"fmt"
@@ -9,7 +11,8 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-func parseLogLevel(s string) (zapcore.Level, error) {
+// ParseLevel reads a log_level value.
+func ParseLevel(s string) (zapcore.Level, error) {
 	var l zapcore.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
 		return l, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
@@ -17,12 +20,12 @@ func parseLogLevel(s string) (zapcore.Level, error) {
 	return l, nil
 }
 
-// NewLogger builds the agent's own logger: a console encoder on a terminal,
+// New builds the daemon's own logger: a console encoder on a terminal,
 // JSON otherwise (journald, files), ISO8601 times, and no sampling, because
 // zap's production sampling drops repeated warnings, which are exactly the
 // ones an operator needs to count.
-func NewLogger(level string) (*zap.Logger, zap.AtomicLevel, error) {
-	lv, err := parseLogLevel(level)
+func New(level string) (*zap.Logger, zap.AtomicLevel, error) {
+	lv, err := ParseLevel(level)
 	if err != nil {
 		return nil, zap.AtomicLevel{}, err
 	}

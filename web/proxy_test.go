@@ -1,13 +1,12 @@
-package agent
+package web
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 )
 
 func TestClientIPBehindProxies(t *testing.T) {
-	tp, err := parseTrustedProxies([]string{"127.0.0.1/32", "10.0.0.0/8", "::1"})
+	tp, err := ParseTrustedProxies([]string{"127.0.0.1/32", "10.0.0.0/8", "::1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,28 +38,14 @@ func TestClientIPBehindProxies(t *testing.T) {
 		for _, h := range c.xff {
 			r.Header.Add("X-Forwarded-For", h)
 		}
-		if got := tp.clientIP(r); got != c.want {
+		if got := tp.ClientIP(r); got != c.want {
 			t.Errorf("peer %s, X-Forwarded-For %q: client %s, want %s", c.peer, c.xff, got, c.want)
 		}
 	}
 	// No trusted proxies (the default): the peer, whatever the header says.
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
 	r.RemoteAddr, r.Header["X-Forwarded-For"] = "127.0.0.1:1", []string{"203.0.113.1"}
-	if got := (trustedProxies{}).clientIP(r); got != "127.0.0.1" {
+	if got := (TrustedProxies{}).ClientIP(r); got != "127.0.0.1" {
 		t.Errorf("no trusted proxies: client %s", got)
-	}
-}
-
-func TestTrustedProxiesConfig(t *testing.T) {
-	c, err := ParseConfig([]byte("trusted_proxies: [127.0.0.1/32, \"::1\", 10.0.0.0/8]\nsources: [{name: a, files: [/a]}]\n"), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.TrustedProxies) != 3 {
-		t.Fatalf("trusted_proxies: %v", c.TrustedProxies)
-	}
-	_, err = ParseConfig([]byte("sources: [{name: a, files: [/a]}]\ntrusted_proxies:\n  - 10.0.0.0/8\n  - nginx\n"), "t.yaml")
-	if err == nil || !strings.Contains(err.Error(), `t.yaml:4: trusted_proxies[1]: "nginx" is not a CIDR`) {
-		t.Fatalf("bad CIDR: %v", err)
 	}
 }
