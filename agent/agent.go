@@ -20,10 +20,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"edgetail/event"
-	"edgetail/history"
+	"edgetail/filesource"
 	"edgetail/hostmetrics"
 	"edgetail/journal"
+	"edgetail/journalsource"
 	"edgetail/procs"
 	"edgetail/stream"
 	"edgetail/tailer"
@@ -67,8 +67,8 @@ type producer struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started chan struct{}
-	tailer  *tailer.Tailer   // nil for metrics and journal
-	journal *journal.Journal // nil but for journal sources
+	file    *filesource.Source    // nil but for file sources
+	journal *journalsource.Source // nil but for journal sources
 }
 
 // New builds an agent for cfg; it starts nothing.
@@ -375,86 +375,64 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 		return p, nil
 	}
 	if s.Journal != nil {
-		if err := a.startJournal(ctx, p, s, cfg, log); err != nil {
+		jc := s.Journal
+		js, err := journalsource.New(journalsource.Options{
+			Stream: a.hub.Source(s.Name, stream.KindJournal),
+			Journal: journal.Options{
+				Units:       jc.Units,
+				Identifiers: jc.Identifiers,
+				Matches:     jc.Matches,
+				Priority:    jc.Priority,
+				Directory:   jc.Directory,
+				Namespace:   jc.Namespace,
+				Prefill:     max(cfg.Stream.ReplayLines, 0),
+			},
+			MaxLineBytes: cfg.Stream.MaxLineBytes,
+			Logger:       log,
+		})
+		if err != nil {
 			cancel()
 			return nil, err
 		}
+		p.journal = js
+		p.run(ctx, js.Run, js.Started(), log, "journal source stopped")
 		return p, nil
 	}
-	t, err := tailer.New(tailer.Options{
+	fs, err := filesource.New(filesource.Options{
+		Stream:       a.hub.Source(s.Name, stream.KindFile),
 		Globs:        s.Files,
 		Exclude:      s.Exclude,
+		Engine:       tailer.Engine(s.Engine),
 		MaxLineBytes: cfg.Stream.MaxLineBytes,
 		Prefill:      cfg.Stream.ReplayLines,
-		Engine:       tailer.Engine(s.Engine),
+		StateDir:     cfg.StateDir,
 		Logger:       log,
 	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	p.tailer = t
-	src := a.hub.Source(s.Name, stream.KindFile)
-	pos := newPositions(cfg.StateDir, s.Name, log)
-	src.SetPast(&filePast{t: t, pos: pos, maxLine: cfg.Stream.MaxLineBytes, log: log})
+	p.file = fs
+	p.run(ctx, fs.Run, fs.Started(), log, "tailer stopped")
+	return p, nil
+}
+
+// run starts the producer's goroutines: run itself, and the one that marks
+// the producer started once started is closed.
+func (p *producer) run(ctx context.Context, run func(context.Context) error, started <-chan struct{}, log *zap.Logger, failed string) {
 	p.wg.Go(func() {
-		if err := t.Run(ctx, &sourceSink{src: src, pos: pos}); err != nil {
-			log.Error("tailer stopped", zap.Error(err))
-		}
-		// Keep the offsets reached, so that a restart knows them.
-		if err := pos.Save(); err != nil {
-			log.Warn("saving the position table", zap.Error(err))
+		if err := run(ctx); err != nil && ctx.Err() == nil {
+			log.Error(failed, zap.Error(err))
 		}
 	})
 	p.wg.Go(func() {
-		// The tailer publishes its prefill, committed, before Started: a
-		// client's read of the past stops at the last line committed when
-		// it subscribes, which then includes the prefill.
 		select {
-		case <-t.Started():
+		case <-started:
 			close(p.started)
 		case <-ctx.Done():
 		}
 	})
-	return p, nil
 }
-
-// sourceSink is where a tailer meets its stream source: the tailer's
-// goroutine publishes its batches itself, with no channel and no copy
-// between them (tailer.Line is event.Line). Each line gets its durable key
-// here, in the order the source commits them, so that a key names the
-// source's position on disk as of its line.
-type sourceSink struct {
-	src   *stream.Source
-	pos   *history.Positions
-	keys  []byte       // the batch's keys; reused, since the events copy them
-	lines []event.Line // the batch as the hub takes it; reused, since it keeps none
-}
-
-var _ tailer.Sink = (*sourceSink)(nil)
-
-func (s *sourceSink) Publish(ctx context.Context, b tailer.Batch) error {
-	keys, lines := s.keys[:0], s.lines[:0]
-	for i := range b.Lines {
-		l := &b.Lines[i]
-		start := len(keys)
-		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
-			l.Key = keys[start:len(keys):len(keys)]
-		}
-		lines = append(lines, l.Line)
-	}
-	if cap(keys) <= 1<<20 { // a huge batch's buffers are not kept
-		s.keys = keys
-	}
-	err := s.src.Publish(ctx, lines)
-	clear(lines) // drop the references to the batch's text
-	if cap(lines) <= 1<<14 {
-		s.lines = lines
-	}
-	return err
-}
-
-func (s *sourceSink) Patience() time.Duration { return s.src.Patience() }
 
 func (p *producer) stop() {
 	p.cancel()
@@ -480,14 +458,14 @@ func (a *Agent) stopAll() {
 func (a *Agent) tailerOf(name string) *tailer.Tailer {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if p, ok := a.running[name]; ok {
-		return p.tailer
+	if p, ok := a.running[name]; ok && p.file != nil {
+		return p.file.Tailer()
 	}
 	return nil
 }
 
 // journalOf returns the follower of a journal source, nil for others.
-func (a *Agent) journalOf(name string) *journal.Journal {
+func (a *Agent) journalOf(name string) *journalsource.Source {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if p, ok := a.running[name]; ok {

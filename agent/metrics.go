@@ -85,12 +85,12 @@ func (a *Agent) writeSourceMetrics(w io.Writer) {
 	var fs []fileSource
 	a.mu.Lock()
 	for name, p := range a.running {
-		if p.tailer == nil {
+		if p.file == nil {
 			continue
 		}
-		st := p.tailer.Stats()
+		st := p.file.Tailer().Stats()
 		var lag uint64
-		for _, f := range p.tailer.Files() {
+		for _, f := range p.file.Tailer().Files() {
 			if f.Size > f.Offset {
 				lag += uint64(f.Size - f.Offset)
 			}

@@ -46,7 +46,7 @@ func BenchmarkReadNeedle(b *testing.B) {
 // BenchmarkPositionsKey is the per-line cost of durable keys on the live
 // path, for a source of three files.
 func BenchmarkPositionsKey(b *testing.B) {
-	p := NewPositions("bench")
+	p := NewPositions('f', "bench")
 	for i := range 3 {
 		p.Key(nil, 1, uint64(i+1), "", 1)
 	}

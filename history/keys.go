@@ -13,10 +13,11 @@ import (
 // resume can then continue every file of the source right after it, and a
 // read of the past can stop exactly where the live stream took over.
 //
-//	f<gen>~<idx>.<off>_<idx>.<off>...   (numbers in base 36)
+//	<prefix><gen>~<idx>.<off>_<idx>.<off>...   (numbers in base 36)
 //
-// gen names the table the indexes refer to: a key of another table is
-// unknown rather than misread.
+// prefix is the caller's (the file source owns its keys' first byte); gen
+// names the table the indexes refer to: a key of another table is unknown
+// rather than misread.
 
 // ErrUnknownKey is returned for a key this table did not make.
 var ErrUnknownKey = errors.New("unknown position key")
@@ -47,6 +48,7 @@ type devIno struct{ dev, ino uint64 }
 // at any time by readers of the past.
 type Positions struct {
 	mu    sync.Mutex
+	prefix byte // first byte of every key, the caller's
 	gen   string
 	files []KnownFile
 	byID  map[devIno]int
@@ -62,9 +64,10 @@ type Positions struct {
 	keyOK          bool
 }
 
-// NewPositions returns an empty table named gen (printable, no '~').
-func NewPositions(gen string) *Positions {
-	return &Positions{gen: gen, byID: make(map[devIno]int)}
+// NewPositions returns an empty table named gen (printable, no '~'), whose
+// keys start with prefix.
+func NewPositions(prefix byte, gen string) *Positions {
+	return &Positions{prefix: prefix, gen: gen, byID: make(map[devIno]int)}
 }
 
 // Key records that the line of file (dev, ino) ending at end was read, and
@@ -97,7 +100,7 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 		p.saveLocked()
 	}
 	if !ok || !p.keyOK || p.keyI != i {
-		p.keyPre = appendKeyHead(p.keyPre[:0], p.gen)
+		p.keyPre = appendKeyHead(p.keyPre[:0], p.prefix, p.gen)
 		for j := range i {
 			p.keyPre = appendEntry(p.keyPre, j, p.files[j].Off)
 		}
@@ -130,15 +133,15 @@ func (p *Positions) slot() int {
 }
 
 func (p *Positions) appendKey(dst []byte) []byte {
-	dst = appendKeyHead(dst, p.gen)
+	dst = appendKeyHead(dst, p.prefix, p.gen)
 	for i := range p.files {
 		dst = appendEntry(dst, i, p.files[i].Off)
 	}
 	return dst
 }
 
-func appendKeyHead(dst []byte, gen string) []byte {
-	dst = append(dst, 'f')
+func appendKeyHead(dst []byte, prefix byte, gen string) []byte {
+	dst = append(dst, prefix)
 	dst = append(dst, gen...)
 	return append(dst, '~')
 }
@@ -157,7 +160,10 @@ type vector map[int]int64
 
 // decode parses a key of this table.
 func (p *Positions) decode(key []byte) (vector, error) {
-	rest, ok := bytes.CutPrefix(key, []byte("f"+p.gen+"~"))
+	if len(key) == 0 || key[0] != p.prefix {
+		return nil, ErrUnknownKey
+	}
+	rest, ok := bytes.CutPrefix(key[1:], []byte(p.gen+"~"))
 	if !ok {
 		return nil, ErrUnknownKey
 	}
@@ -365,7 +371,7 @@ func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 		return dst
 	}
 	k.v[i], k.n[i] = end, true
-	dst = appendKeyHead(dst, k.b.p.gen)
+	dst = appendKeyHead(dst, k.b.p.prefix, k.b.p.gen)
 	for j := range k.v {
 		if k.n[j] {
 			dst = appendEntry(dst, j, k.v[j])

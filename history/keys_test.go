@@ -28,7 +28,7 @@ func TestPositionsSurviveRestartAndCompression(t *testing.T) {
 	log := filepath.Join(dir, "app.log")
 	data := []byte(strings.Repeat("2026-12-01T10:00:00Z some line of text\n", 20))
 	os.WriteFile(log, data, 0o644)
-	p, err := LoadPositions(state, "g1")
+	p, err := LoadPositions(state, 'f', "g1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestPositionsSurviveRestartAndCompression(t *testing.T) {
 		t.Fatalf("key %q", key)
 	}
 	// A restart: the table comes back from the file, with its name.
-	p2, err := LoadPositions(state, "other")
+	p2, err := LoadPositions(state, 'f', "other")
 	if err != nil || !p2.Known(key) {
 		t.Fatalf("reloaded table does not know %q: %v", key, err)
 	}
@@ -81,7 +81,7 @@ func TestPositionsSurviveRestartAndCompression(t *testing.T) {
 // key must still be the whole table's key as of its line, across runs of
 // one file, switches between files and a new file in the middle.
 func TestKeyEqualsTheTablesKey(t *testing.T) {
-	p := NewPositions("g1")
+	p := NewPositions('f', "g1")
 	steps := []struct {
 		ino uint64
 		end int64

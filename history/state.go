@@ -66,11 +66,12 @@ type stateFile struct {
 	Files []KnownFile `json:"files"`
 }
 
-// LoadPositions returns the table kept in path, or a new one named gen when
+// LoadPositions returns the table kept in path (keys starting with prefix),
+// or a new one named gen when
 // there is none yet (or it cannot be read: it is then started afresh). The
 // table saves itself there whenever a file is added.
-func LoadPositions(path, gen string) (*Positions, error) {
-	p := NewPositions(gen)
+func LoadPositions(path string, prefix byte, gen string) (*Positions, error) {
+	p := NewPositions(prefix, gen)
 	p.state = path
 	b, err := os.ReadFile(path)
 	if err != nil {

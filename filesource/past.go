@@ -1,4 +1,4 @@
-package agent
+package filesource
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // filePast reads a file source's past from disk for the stream: the
 // followed files and their rotated siblings, between the positions named by
-// durable keys. It is where package history meets package stream.
+// durable keys.
 type filePast struct {
 	t       *tailer.Tailer
 	pos     *history.Positions
@@ -42,13 +42,13 @@ var tables atomic.Uint64
 func newPositions(stateDir, source string, log *zap.Logger) *history.Positions {
 	gen := strconv.FormatInt(time.Now().UnixNano(), 36) + "g" + strconv.FormatUint(tables.Add(1), 36)
 	if stateDir == "" {
-		return history.NewPositions(gen)
+		return history.NewPositions(KeyPrefix, gen)
 	}
 	if err := os.MkdirAll(stateDir, 0o750); err != nil {
 		log.Warn("no state directory: ids will not survive a restart", zap.String("state_dir", stateDir), zap.Error(err))
-		return history.NewPositions(gen)
+		return history.NewPositions(KeyPrefix, gen)
 	}
-	p, err := history.LoadPositions(filepath.Join(stateDir, "positions-"+source+".json"), gen)
+	p, err := history.LoadPositions(filepath.Join(stateDir, "positions-"+source+".json"), KeyPrefix, gen)
 	if err != nil {
 		log.Warn("position table", zap.String("state_dir", stateDir), zap.Error(err))
 	}
