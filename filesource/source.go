@@ -64,6 +64,13 @@ func New(o Options) (*Source, error) {
 	}
 	s := &Source{o: o, t: t, log: o.Logger}
 	s.pos = newPositions(o.StateDir, o.Stream.Name(), o.Logger)
+	s.pos.Report = func(err error) {
+		if err != nil {
+			s.log.Warn("cannot write the position table: ids of new files may not survive a restart", zap.Error(err))
+			return
+		}
+		s.log.Info("position table written again")
+	}
 	o.Stream.SetPast(&filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, log: o.Logger})
 	return s, nil
 }

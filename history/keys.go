@@ -47,14 +47,23 @@ type devIno struct{ dev, ino uint64 }
 // keys. Key is called by the producer, in commit order; Range may be called
 // at any time by readers of the past.
 type Positions struct {
-	mu    sync.Mutex
+	mu     sync.Mutex
 	prefix byte // first byte of every key, the caller's
-	gen   string
-	files []KnownFile
-	byID  map[devIno]int
-	clock uint64
-	state string // the file the table is kept in; "": memory only
-	err   error  // the last save's error, reported once
+	gen    string
+	files  []KnownFile
+	byID   map[devIno]int
+	clock  uint64
+	state  string // the file the table is kept in; "": memory only
+
+	// saveMu serializes writes of the table file; they happen without mu,
+	// so that readers of the table (a resume checking its key under the
+	// hub's lock) never wait for a disk. err is the last write's error.
+	saveMu sync.Mutex
+	err    error
+	// Report, when set, is told each failed write of the table as it
+	// happens (and a success after failures as nil), so that it is logged
+	// when it matters, not at stop.
+	Report func(error)
 
 	// The key's text before and after the entry of the file last keyed:
 	// lines come in runs of one file, and only that file's entry changes
@@ -90,14 +99,21 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 	f := &p.files[i]
 	truncated := end < f.Off
 	f.Off, f.Used, f.Path, f.seen = end, p.clock, path, true
+	var snap []byte
 	if !ok || truncated || f.FpLen < fingerprintLen && end >= fingerprintLen && f.fpAt < fingerprintLen {
 		// A new file, a truncated one (new first bytes), or one that has
-		// grown past a short fingerprint:
-		// keep the table on disk now, so that a key handed out from here
-		// on still means the same after a kill -9.
-		f.Fp, f.FpLen = fingerprintPath(path, dev, ino)
+		// grown past a short fingerprint: keep the table on disk before
+		// the key is handed out, so that it still means the same after a
+		// kill -9. The file is read and the table written without mu:
+		// only the producer changes the table, and readers must not wait
+		// for a disk.
 		f.fpAt = end
-		p.saveLocked()
+		p.mu.Unlock()
+		fp, n := fingerprintPath(path, dev, ino)
+		p.mu.Lock()
+		f = &p.files[i]
+		f.Fp, f.FpLen = fp, n
+		snap = p.snapshotLocked()
 	}
 	if !ok || !p.keyOK || p.keyI != i {
 		p.keyPre = appendKeyHead(p.keyPre[:0], p.prefix, p.gen)
@@ -112,7 +128,13 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 	}
 	dst = append(dst, p.keyPre...)
 	dst = appendEntry(dst, i, end)
-	return append(dst, p.keySuf[1:]...)
+	dst = append(dst, p.keySuf[1:]...)
+	if snap != nil {
+		p.mu.Unlock()
+		p.write(snap)
+		p.mu.Lock() // for the deferred Unlock
+	}
+	return dst
 }
 
 // slot returns a free index, forgetting the least recently read file when

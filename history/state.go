@@ -103,20 +103,40 @@ func LoadPositions(path string, prefix byte, gen string) (*Positions, error) {
 // that a crash leaves the old table or the new one, never half of one).
 func (p *Positions) Save() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.saveLocked()
-	return p.err
+	snap := p.snapshotLocked()
+	p.mu.Unlock()
+	return p.write(snap)
 }
 
-func (p *Positions) saveLocked() {
+// snapshotLocked encodes the table for its file; nil when it has none. mu
+// held.
+func (p *Positions) snapshotLocked() []byte {
 	if p.state == "" {
-		return
+		return nil
 	}
 	b, err := json.Marshal(stateFile{Gen: p.gen, Files: p.files})
-	if err == nil {
-		err = writeAtomic(p.state, b)
+	if err != nil {
+		return nil // plain strings and numbers: cannot happen
+	}
+	return b
+}
+
+// write writes an encoded table to the table's file, one write at a time,
+// without mu. A snapshot taken earlier never overwrites a later one: the
+// producer takes and writes its snapshots in order, and Save runs after it
+// has stopped.
+func (p *Positions) write(snap []byte) error {
+	if snap == nil {
+		return nil
+	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	err := writeAtomic(p.state, snap)
+	if p.Report != nil && (err != nil || p.err != nil) && fmt.Sprint(err) != fmt.Sprint(p.err) {
+		p.Report(err)
 	}
 	p.err = err
+	return err
 }
 
 func writeAtomic(path string, b []byte) error {
