@@ -74,6 +74,12 @@ func Handler() http.Handler {
 			return
 		}
 		setHeaders(w.Header())
+		if strings.HasSuffix(r.URL.Path, ".js") {
+			// Module scripts run only when served as JavaScript: the
+			// type is not left to the host's MIME tables, which
+			// FileServerFS reads and which may say otherwise.
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = strings.TrimPrefix(r.URL.Path, "/ui")
 		files.ServeHTTP(w, r2)
