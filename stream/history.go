@@ -37,13 +37,8 @@ func (h *Hub) sendPast(ctx context.Context, sk sink, sub *subscription) string {
 	defer h.releaseSlot(sub)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go func() {
-		select {
-		case <-h.done:
-			cancel(errHubClosed)
-		case <-ctx.Done():
-		}
-	}()
+	stop := context.AfterFunc(h.ctx, func() { cancel(errHubClosed) })
+	defer stop()
 	c := sub.c
 	sw := &streamWriter{sk: sk, timeout: h.opts.WriteTimeout, hub: h}
 	if len(sub.past) > 1 {

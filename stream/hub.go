@@ -147,6 +147,8 @@ type Hub struct {
 	rates    rateLimiter
 
 	done      chan struct{}
+	ctx       context.Context // done as a context: cancelled by Close
+	cancel    context.CancelFunc
 	closeOnce sync.Once
 	streams   sync.WaitGroup // streams on hijacked connections
 
@@ -160,7 +162,10 @@ type Hub struct {
 func New(opts Options) *Hub {
 	opts.setDefaults()
 	base := uint64(time.Now().UnixMicro())
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{
+		ctx:     ctx,
+		cancel:  cancel,
 		opts:    opts,
 		log:     opts.Logger,
 		sem:     make(chan struct{}, opts.Workers),
@@ -181,6 +186,7 @@ func New(opts Options) *Hub {
 func (h *Hub) Run(ctx context.Context) error {
 	t := time.NewTicker(h.opts.Heartbeat)
 	defer t.Stop()
+	var beat []*client // the heartbeat's copy of the clients, reused
 	for {
 		select {
 		case <-ctx.Done():
@@ -191,12 +197,20 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.streams.Wait()
 			return nil
 		case <-t.C:
+			// The clients are copied under the lock and woken after it:
+			// waking a taken-over stream moves its read deadline, a
+			// runtime call per client that commits must not wait behind.
 			h.mu.Lock()
+			beat = beat[:0]
 			for c := range h.clients {
+				beat = append(beat, c)
+			}
+			h.mu.Unlock()
+			for _, c := range beat {
 				c.heartbeat.Store(true)
 				c.wake()
 			}
-			h.mu.Unlock()
+			clear(beat)
 		}
 	}
 }
@@ -209,6 +223,7 @@ func (h *Hub) Close() {
 	h.closeOnce.Do(func() {
 		h.mu.Lock()
 		close(h.done)
+		h.cancel()
 		for c := range h.clients {
 			if c.reader.Load() != nil {
 				c.wake() // its goroutine waits in a read, not on done

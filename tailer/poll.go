@@ -24,6 +24,10 @@ type ptail struct {
 	path string
 	tl   *tail.Tail
 	off  int64 // bytes delivered so far (approximate: tail reopens silently)
+	// refused is closed (once, under poller.mu) when the name became a
+	// link out of the globs: forward then stops the tail itself.
+	refused     chan struct{}
+	refusedOnce sync.Once
 }
 
 // poller is the poll engine: nxadm/tail in Poll mode, one tail per file, and
@@ -181,7 +185,7 @@ func (p *poller) start(path string, initial bool, buf []byte) []Line {
 		t.setState(path, StateUnreadable, reason(err))
 		return nil
 	}
-	pt := &ptail{path: path, tl: tl, off: off}
+	pt := &ptail{path: path, tl: tl, off: off, refused: make(chan struct{})}
 	p.mu.Lock()
 	p.tails[path] = pt
 	p.ever = true
@@ -202,6 +206,15 @@ func (p *poller) forward(pt *ptail) {
 		select {
 		case <-p.ctx.Done():
 			_ = pt.tl.Stop()
+			return
+		case <-pt.refused:
+			// Stop the tail here, its owner: Kill does not wait, and the
+			// tail's goroutine may be blocked handing over a line, so
+			// drain Lines until it closes them on exit.
+			pt.tl.Kill(nil)
+			for range pt.tl.Lines {
+			}
+			p.died(pt)
 			return
 		case l, ok := <-pt.tl.Lines:
 			if !ok {
@@ -253,10 +266,10 @@ func (p *poller) died(pt *ptail) {
 }
 
 // refuseLink reports a followed name that became a link out of the globs
-// and stops its tail (forward then sees the channel close and forgets it).
+// and asks its forward goroutine to stop the tail and forget it.
 func (p *poller) refuseLink(pt *ptail, err error) {
 	p.t.setState(pt.path, StateUnreadable, err.Error())
-	go func() { _ = pt.tl.Stop() }()
+	pt.refusedOnce.Do(func() { close(pt.refused) })
 }
 
 // deliver converts texts to Lines (CR strip and cut as in the native engine,
@@ -267,7 +280,7 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	}
 	// nxadm/tail reopens by name: if the name became a link out of the
 	// globs, what it read is not ours to send. Drop it and stop the tail
-	// (forward then sees its channel close and forgets it).
+	// (forward, the caller, then stops it and forgets it).
 	if err := p.t.checkLink(pt.path); err != nil {
 		p.refuseLink(pt, err)
 		return
