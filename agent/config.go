@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"edgetail/logging"
+	"edgetail/stream"
+	"edgetail/tailer"
 	"edgetail/web"
 	"edgetail/yamlconf"
 )
@@ -164,12 +166,16 @@ func (c *Config) setDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	// The stream and pipeline defaults are the hub's (stream.Defaults),
+	// written here into the config so that `edgetail check` and the
+	// tailers see the values in force.
+	d := &stream.Defaults
 	p := &c.Pipeline
 	if p.BatchMaxLines == 0 {
-		p.BatchMaxLines = 512
+		p.BatchMaxLines = d.BatchMaxLines
 	}
 	if p.BatchMaxWait == 0 {
-		p.BatchMaxWait = 20 * time.Millisecond
+		p.BatchMaxWait = d.BatchMaxWait
 	}
 	s := &c.Stream
 	def := func(v *int, d int) {
@@ -178,23 +184,23 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if s.Heartbeat == 0 {
-		s.Heartbeat = 15 * time.Second
+		s.Heartbeat = d.Heartbeat
 	}
 	if s.Retry == 0 {
-		s.Retry = 3 * time.Second
+		s.Retry = d.Retry
 	}
 	if s.ReplayLines == 0 && !c.doc.Has("stream", "replay_lines") {
-		s.ReplayLines = 10000 // unset; an explicit 0 keeps no history
+		s.ReplayLines = d.ReplayLines // unset; an explicit 0 keeps no history
 	}
-	def(&s.ReplayBytes, 64<<20)
-	def(&s.MaxLineBytes, 65536)
-	def(&s.MaxClients, 1000)
-	def(&s.MaxClientsPerSource, 500)
-	def(&s.MaxClientsPerIP, 32)
-	def(&s.ClientBuffer, 1024)
-	def(&s.MaxHistoryReads, 4)
+	def(&s.ReplayBytes, d.ReplayBytes)
+	def(&s.MaxLineBytes, tailer.DefaultMaxLineBytes)
+	def(&s.MaxClients, d.MaxClients)
+	def(&s.MaxClientsPerSource, d.MaxClientsPerSource)
+	def(&s.MaxClientsPerIP, d.MaxClientsPerIP)
+	def(&s.ClientBuffer, d.ClientBuffer)
+	def(&s.MaxHistoryReads, d.MaxHistoryReads)
 	if s.ConnectRatePerIP == 0 {
-		s.ConnectRatePerIP = 20
+		s.ConnectRatePerIP = d.ConnectRatePerIP
 	}
 	for i := range c.Sources {
 		if m := c.Sources[i].Metrics; m != nil && m.Interval == 0 {

@@ -57,13 +57,13 @@ func (o *HubOptions) setDefaults() {
 		o.Stream = DefaultStream
 	}
 	if o.Heartbeat <= 0 {
-		o.Heartbeat = 15 * time.Second
+		o.Heartbeat = sse.DefaultHeartbeat
 	}
 	if o.Retry <= 0 {
-		o.Retry = 3 * time.Second
+		o.Retry = sse.DefaultRetry
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
+		o.WriteTimeout = sse.DefaultWriteTimeout
 	}
 	def(&o.ClientBuffer, 8192)
 	def(&o.MaxClients, 1000)

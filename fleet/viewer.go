@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"edgetail/queue"
 	"edgetail/sse"
 )
 
@@ -15,14 +16,14 @@ import (
 type viewer struct {
 	notify chan struct{}
 
-	mu      sync.Mutex
-	q       []*hevent
-	max     int
-	dropped int64
-	ended   bool
+	mu    sync.Mutex
+	q     queue.Bounded[*hevent] // the agent's streams' queue
+	ended bool
 }
 
-func newViewer(max int) *viewer { return &viewer{notify: make(chan struct{}, 1), max: max} }
+func newViewer(max int) *viewer {
+	return &viewer{notify: make(chan struct{}, 1), q: queue.New[*hevent](max)}
+}
 
 func (w *viewer) wake() {
 	select {
@@ -34,35 +35,23 @@ func (w *viewer) wake() {
 // push queues events; called with the view's lock held.
 func (w *viewer) push(evs []*hevent) {
 	w.mu.Lock()
-	for _, e := range evs {
-		if len(w.q) >= w.max {
-			w.dropped++
-			continue
-		}
-		w.q = append(w.q, e)
-	}
+	news := w.q.Push(evs...)
 	w.mu.Unlock()
-	w.wake()
+	if news {
+		w.wake()
+	}
 }
 
 func (w *viewer) len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.q)
+	return w.q.Len()
 }
 
 func (w *viewer) take(dst []*hevent) ([]*hevent, int64, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	dst = append(dst, w.q...)
-	clear(w.q)
-	if cap(w.q) > 1024 {
-		w.q = nil // let a burst's buffer go
-	} else {
-		w.q = w.q[:0]
-	}
-	d := w.dropped
-	w.dropped = 0
+	dst, d := w.q.Take(dst)
 	return dst, d, w.ended
 }
 
@@ -118,7 +107,7 @@ func (h *Hub) pump(rw http.ResponseWriter, done <-chan struct{}, w *viewer, head
 			// rest, so that what arrives meanwhile goes in the same write:
 			// at fleet rates, a write per line per viewer is most of the
 			// hub's cost.
-			if wait := flushWindow - time.Since(last); wait > 0 && w.len() < w.max/4 {
+			if wait := flushWindow - time.Since(last); wait > 0 && w.len() < w.q.Max()/4 {
 				if coalesce == nil {
 					coalesce = time.NewTimer(wait)
 					defer coalesce.Stop()

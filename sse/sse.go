@@ -164,3 +164,11 @@ func SafeBytes(s string) []byte {
 	}
 	return []byte(s)
 }
+
+// The stream timings every server of edgetail uses unless configured (the
+// agent's stream.* and the hub's).
+const (
+	DefaultHeartbeat    = 15 * time.Second // a comment frame this often
+	DefaultRetry        = 3 * time.Second  // the retry: hint
+	DefaultWriteTimeout = 10 * time.Second // the deadline of each write
+)

@@ -8,6 +8,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/query"
+	"edgetail/queue"
 )
 
 // client is one open stream. The hub pushes events into its queue under the
@@ -24,12 +25,9 @@ type client struct {
 
 	notify chan struct{} // capacity 1: "look at the queue"
 
-	mu      sync.Mutex
-	q       []*event.Event // ring; grows lazily up to max
-	head, n int
-	max     int
-	dropped int64
-	ended   bool // the source went away or the hub closed
+	mu    sync.Mutex
+	q     queue.Bounded[*event.Event]
+	ended bool // the source went away or the hub closed
 
 	// Direct writes (direct.go), guarded by mu. conn is set while the
 	// stream's taken-over connection may be written by producers.
@@ -53,7 +51,7 @@ type client struct {
 }
 
 func newClient(max int) *client {
-	c := &client{notify: make(chan struct{}, 1), max: max}
+	c := &client{notify: make(chan struct{}, 1), q: queue.New[*event.Event](max)}
 	c.cond.L = &c.mu
 	return c
 }
@@ -88,21 +86,8 @@ func (c *client) push(events []*event.Event) bool {
 		return false
 	}
 	c.mu.Lock()
-	added := false
-	for _, e := range events {
-		if c.n == c.max {
-			c.dropped++
-			continue
-		}
-		if c.n == len(c.q) {
-			c.grow()
-		}
-		c.q[(c.head+c.n)%len(c.q)] = e
-		c.n++
-		added = true
-	}
+	wake := c.q.Push(events...)
 	direct := c.conn != nil && !c.writing && len(c.pending) == 0
-	wake := added || c.dropped > 0 // read under the lock: take resets it
 	c.mu.Unlock()
 	if !wake {
 		return false
@@ -112,15 +97,6 @@ func (c *client) push(events []*event.Event) bool {
 	}
 	c.wake()
 	return false
-}
-
-func (c *client) grow() {
-	size := min(max(2*len(c.q), 16), c.max)
-	nq := make([]*event.Event, size)
-	for i := 0; i < c.n; i++ {
-		nq[i] = c.q[(c.head+i)%len(c.q)]
-	}
-	c.q, c.head = nq, 0
 }
 
 // take moves the queued events into dst and returns them with the count
@@ -133,29 +109,13 @@ func (c *client) take(dst []*event.Event) ([]*event.Event, int64, bool) {
 }
 
 // takeLocked is take with c.mu held.
-func (c *client) takeLocked(dst []*event.Event) ([]*event.Event, int64) {
-	for i := 0; i < c.n; i++ {
-		j := (c.head + i) % len(c.q)
-		dst = append(dst, c.q[j])
-		c.q[j] = nil
-	}
-	c.head, c.n = 0, 0
-	d := c.dropped
-	c.dropped = 0
-	// An idle client gives its queue back, so that thousands of quiet
-	// connections cost little memory.
-	if len(dst) <= 16 && len(c.q) > 16 {
-		c.q = nil
-	}
-	return dst, d
-}
+func (c *client) takeLocked(dst []*event.Event) ([]*event.Event, int64) { return c.q.Take(dst) }
 
 // discard empties the queue and forgets its drops.
 func (c *client) discard() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	clear(c.q)
-	c.head, c.n, c.dropped = 0, 0, 0
+	c.q.Discard()
 }
 
 // end marks the stream for closing; the handler returns once it has written

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgetail/sse"
+
 	"go.uber.org/zap"
 )
 
@@ -68,7 +70,27 @@ type nopObserver struct{}
 func (nopObserver) Batch(int)               {}
 func (nopObserver) Delivered(time.Duration) {}
 
+// Defaults holds the value each zero field of Options stands for. The
+// agent's config takes its defaults from here too, so that each is written
+// once.
+var Defaults = Options{
+	ReplayLines:         10000,
+	ReplayBytes:         64 << 20,
+	Heartbeat:           sse.DefaultHeartbeat,
+	Retry:               sse.DefaultRetry,
+	ClientBuffer:        1024,
+	MaxClients:          1000,
+	MaxClientsPerSource: 500,
+	MaxClientsPerIP:     32,
+	BatchMaxLines:       512,
+	BatchMaxWait:        20 * time.Millisecond,
+	WriteTimeout:        sse.DefaultWriteTimeout,
+	ConnectRatePerIP:    20,
+	MaxHistoryReads:     4,
+}
+
 func (o *Options) setDefaults() {
+	d := &Defaults
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -76,35 +98,35 @@ func (o *Options) setDefaults() {
 	}
 	switch {
 	case o.ReplayLines == 0:
-		o.ReplayLines = 10000
+		o.ReplayLines = d.ReplayLines
 	case o.ReplayLines < 0:
 		o.ReplayLines = 0
 	}
-	def(&o.ReplayBytes, 64<<20)
-	def(&o.ClientBuffer, 1024)
-	def(&o.MaxClients, 1000)
-	def(&o.MaxClientsPerSource, 500)
-	def(&o.MaxClientsPerIP, 32)
+	def(&o.ReplayBytes, d.ReplayBytes)
+	def(&o.ClientBuffer, d.ClientBuffer)
+	def(&o.MaxClients, d.MaxClients)
+	def(&o.MaxClientsPerSource, d.MaxClientsPerSource)
+	def(&o.MaxClientsPerIP, d.MaxClientsPerIP)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
-	def(&o.BatchMaxLines, 512)
-	def(&o.MaxHistoryReads, 4)
+	def(&o.BatchMaxLines, d.BatchMaxLines)
+	def(&o.MaxHistoryReads, d.MaxHistoryReads)
 	if o.ConnectRatePerIP == 0 {
-		o.ConnectRatePerIP = 20
+		o.ConnectRatePerIP = d.ConnectRatePerIP
 	}
 	switch {
 	case o.BatchMaxWait == 0:
-		o.BatchMaxWait = 20 * time.Millisecond
+		o.BatchMaxWait = d.BatchMaxWait
 	case o.BatchMaxWait < 0:
 		o.BatchMaxWait = 0
 	}
 	if o.Heartbeat <= 0 {
-		o.Heartbeat = 15 * time.Second
+		o.Heartbeat = d.Heartbeat
 	}
 	if o.Retry <= 0 {
-		o.Retry = 3 * time.Second
+		o.Retry = d.Retry
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
+		o.WriteTimeout = d.WriteTimeout
 	}
 	if o.ClientIP == nil {
 		o.ClientIP = remoteIP

@@ -326,8 +326,8 @@ func TestSlowClient(t *testing.T) {
 	e.hub.mu.Lock()
 	for c := range e.hub.clients {
 		c.mu.Lock()
-		if c.n > c.max || len(c.q) > c.max {
-			t.Errorf("client queue %d (cap %d) beyond its bound %d", c.n, len(c.q), c.max)
+		if c.q.Len() > c.q.Max() || c.q.Cap() > c.q.Max() {
+			t.Errorf("client queue %d (cap %d) beyond its bound %d", c.q.Len(), c.q.Cap(), c.q.Max())
 		}
 		c.mu.Unlock()
 	}

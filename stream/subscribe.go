@@ -12,6 +12,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/query"
+	"edgetail/queue"
 )
 
 // rejectReason says why a stream request was refused, for /metrics.
@@ -114,7 +115,7 @@ func (h *Hub) subscribe(req *query.Request, names []string, merged bool, ip stri
 
 	c := newClient(h.opts.ClientBuffer)
 	if req.Download {
-		c.max = 0 // a download reads the past only: nothing is queued for it
+		c.q = queue.New[*event.Event](0) // a download reads the past only: nothing is queued for it
 	}
 	c.req, c.merged, c.ip, c.sources = req, merged, ip, srcs
 	sub := &subscription{c: c}

@@ -91,7 +91,7 @@ type Options struct {
 	// Exclude patterns are matched against the file's base name and its full
 	// path; a match on either excludes the file.
 	Exclude []string
-	// MaxLineBytes bounds a line's kept bytes; 0 means 65536.
+	// MaxLineBytes bounds a line's kept bytes; 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
 	// Prefill is how many last lines per file to deliver as History at start;
 	// 0 means none.
@@ -129,8 +129,10 @@ type Stats struct {
 	FilesFollowed int
 }
 
+// DefaultMaxLineBytes is what a zero Options.MaxLineBytes stands for.
+const DefaultMaxLineBytes = 64 * 1024
+
 const (
-	defaultMaxLineBytes = 64 * 1024
 	defaultPollInterval = 250 * time.Millisecond
 	defaultRescan       = time.Second
 	// retiredGrace is how long a rotated-away or deleted file is still read
@@ -172,7 +174,7 @@ func New(opts Options) (*Tailer, error) {
 		return nil, errors.New("MaxLineBytes, Prefill and PollInterval must not be negative")
 	}
 	if opts.MaxLineBytes == 0 {
-		opts.MaxLineBytes = defaultMaxLineBytes
+		opts.MaxLineBytes = DefaultMaxLineBytes
 	}
 	t := &Tailer{
 		opts:     opts,
