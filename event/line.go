@@ -1,3 +1,8 @@
+// Package event is the leaf every part of edgetail shares: a line as a
+// producer hands it over (Line), an event as the stream hub commits and
+// encodes it once (Event), and levels with their detection from a line's
+// text. It imports nothing of edgetail, so that producers (the tailer, the
+// journal reader, follow) need not import the hub.
 package event
 
 import "time"

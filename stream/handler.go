@@ -74,7 +74,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, name string, merged 
 		h.refuse(w, &refusal{http.StatusBadRequest, rejectBadRequest, "sources= belongs to /stream, not /stream/{source}"})
 		return
 	}
-	if id := r.Header.Get("Last-event.Event-ID"); id != "" {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		req.LastID = id
 	}
 	ip := h.opts.ClientIP(r)

@@ -151,7 +151,7 @@ func TestResume(t *testing.T) {
 	e.publish("app", "d", "e")
 
 	t.Run("header", func(t *testing.T) {
-		s := e.open("/stream/app", "Last-event.Event-ID", ids[1])
+		s := e.open("/stream/app", "Last-Event-ID", ids[1])
 		for _, want := range []string{"c", "d", "e"} {
 			if got := s.next(t); got.Data != want || got.Type != "" {
 				t.Fatalf("got %+v, want %q", got, want)
@@ -170,7 +170,7 @@ func TestResume(t *testing.T) {
 			e.publish("app", fmt.Sprint("x", i))
 		}
 		// held now: x10..x29; after ids[2] ("c") came d, e, x0..x9: 12 missed.
-		s := e.open("/stream/app", "Last-event.Event-ID", ids[2])
+		s := e.open("/stream/app", "Last-Event-ID", ids[2])
 		g := s.next(t)
 		if g.Type != "gap" || g.Data != `{"missed":12}` {
 			t.Fatalf("got %+v, want gap of 12", g)
@@ -181,7 +181,7 @@ func TestResume(t *testing.T) {
 	})
 	for name, id := range map[string]string{"garbage": "not-an-id", "earlier run": "5", "merged id": "m123"} {
 		t.Run(name, func(t *testing.T) {
-			s := e.open("/stream/app", "Last-event.Event-ID", id)
+			s := e.open("/stream/app", "Last-Event-ID", id)
 			if g := s.next(t); g.Type != "gap" || g.Data != `{"missed":-1}` {
 				t.Fatalf("got %+v, want gap -1", g)
 			}
@@ -204,7 +204,7 @@ func TestMergedStream(t *testing.T) {
 	s.close()
 	e.publish("a", "a2")
 	e.publish("b", "b2")
-	r := e.open("/stream?sources=a,b", "Last-event.Event-ID", ev2.LastEventID)
+	r := e.open("/stream?sources=a,b", "Last-Event-ID", ev2.LastEventID)
 	for _, want := range []string{`"line":"a2"`, `"line":"b2"`} {
 		if got := r.next(t).Data; !strings.Contains(got, want) {
 			t.Fatalf("resume: got %q, want %s", got, want)
@@ -454,7 +454,7 @@ func TestNoReplay(t *testing.T) {
 	}
 	s.close()
 	e.publish("app", "missed")
-	r := e.open("/stream/app", "Last-event.Event-ID", ev.LastEventID)
+	r := e.open("/stream/app", "Last-Event-ID", ev.LastEventID)
 	if g := r.next(t); g.Type != "gap" || g.Data != `{"missed":1}` {
 		t.Fatalf("resume without a buffer: %s %q", g.Type, g.Data)
 	}

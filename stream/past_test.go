@@ -78,7 +78,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	publish(0, 10)
 
 	// In the ring: served from it.
-	c := e.open("/stream/j", "Last-event.Event-ID", "k0007")
+	c := e.open("/stream/j", "Last-Event-ID", "k0007")
 	for i := 8; i < 10; i++ {
 		if ev := c.next(t); ev.Data != fmt.Sprintf("line %d", i) || ev.LastEventID != fmt.Sprintf("k%04d", i) {
 			t.Fatalf("ring resume: %q %q", ev.Data, ev.LastEventID)
@@ -86,7 +86,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	}
 	// Older than the ring: read from the past through the last committed
 	// line, then live, with no duplicate at the seam.
-	r := e.open("/stream/j?format=json&level=warn&unit=u", "Last-event.Event-ID", "k0002")
+	r := e.open("/stream/j?format=json&level=warn&unit=u", "Last-Event-ID", "k0002")
 	publish(10, 12)
 	for i := 3; i < 12; i++ {
 		ev := r.next(t)
@@ -102,7 +102,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 	p.mu.Lock()
 	p.dropped = 5
 	p.mu.Unlock()
-	g := e.open("/stream/j", "Last-event.Event-ID", "k0001")
+	g := e.open("/stream/j", "Last-Event-ID", "k0001")
 	if ev := g.next(t); ev.Type != "gap" || ev.Data != `{"missed":-1}` {
 		t.Fatalf("want a gap, got %s %q", ev.Type, ev.Data)
 	}

@@ -214,7 +214,7 @@ func (h *Hub) unsubscribe(c *client) {
 }
 
 // backlogSingle finds what a single-source stream sends before live events:
-// everything after Last-event.Event-ID when one was given, else the last Tail
+// everything after Last-Event-ID when one was given, else the last Tail
 // matching events, else the window asked for; and what must first be read
 // from the source's past. hub.mu held.
 func backlogSingle(req *query.Request, s *Source) ([]gap, []*event.Event, []pastRead) {

@@ -14,7 +14,7 @@ import (
 
 // Tap is an in-process reader of one source, for consumers inside the
 // agent (the fleet publisher): it reads like an HTTP client that sent
-// Last-event.Event-ID, through the same bounded queue, so it never holds up the
+// Last-Event-ID, through the same bounded queue, so it never holds up the
 // source or other clients. Unlike an HTTP client it resumes itself when its
 // queue overflows: it reads again from the replay buffer right after the
 // last event it handed out, or, when the buffer no longer holds that far
