@@ -54,18 +54,7 @@ func startNATSServer(t *testing.T) string {
 // startHub runs `edgetail hub` and waits until it reaches NATS.
 func startHub(t *testing.T, natsURL string) *agent {
 	t.Helper()
-	cmd := exec.Command(binary, "hub", "-listen", "127.0.0.1:0", "-nats", natsURL)
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	h := launch(t, cmd, "", nil)
-	waitFor(t, "hub ready", func() bool {
-		resp, err := http.Get(h.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return h
+	return startHubOn(t, natsURL, "127.0.0.1:0")
 }
 
 // Two agents publish to a real nats-server process; the hub's /stream,
