@@ -44,8 +44,6 @@ func TestUIFleetPage(t *testing.T) {
 	hub := startHubOn(t, s.nats.url(), listen)
 	b := newBrowser(t)
 	b.allow(
-		// The hub has no /favicon.ico, which a browser asks for by itself.
-		"/favicon.ico",
 		// Retries that fall while the hub is down, the 503s while NATS is
 		// away and the 400 of the bad regex are what this test makes.
 		"net::ERR_CONNECTION_REFUSED",

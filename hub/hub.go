@@ -132,6 +132,8 @@ func routes(h *fleet.Hub, guard *web.Guard) http.Handler {
 	})
 	r.GET("/", guard.Page(ui.FleetPage))
 	r.GET("/ui/*file", gin.WrapH(ui.Handler()))
+	r.GET("/favicon.ico", gin.WrapF(ui.Favicon))
+	r.HEAD("/favicon.ico", gin.WrapF(ui.Favicon))
 	return r
 }
 
