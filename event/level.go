@@ -109,6 +109,20 @@ func DetectLevel(line []byte) Level {
 	return LevelUnknown
 }
 
+// FieldLevel reads a level only from a line's explicit fields, a JSON
+// field or a logfmt pair: what a journal entry's own message says beats its
+// PRIORITY, which journald gives every line a service writes to stdout,
+// while a level word does not (see SPEC "Levels").
+func FieldLevel(line []byte) Level {
+	if len(line) > levelScanLimit {
+		line = line[:levelScanLimit]
+	}
+	if lv := jsonLevel(line); lv != LevelUnknown {
+		return lv
+	}
+	return logfmtLevel(line)
+}
+
 var jsonLevelKeys = [...][]byte{[]byte(`"level"`), []byte(`"lvl"`), []byte(`"severity"`), []byte(`"loglevel"`)}
 
 // jsonLevel reads a JSON object's level field. The key is looked for as

@@ -112,7 +112,11 @@ func lines(es []journal.Entry, maxLine int) []event.Line {
 		start := len(keys)
 		keys = append(append(keys, cursorPrefix...), e.Cursor...)
 		l.Key = keys[start:len(keys):len(keys)]
-		l.Level = priorityLevel(e.Priority)
+		// The message's own JSON or logfmt level, else PRIORITY; with
+		// neither, the hub reads a level word from the text.
+		if l.Level = event.FieldLevel(l.Text); l.Level == event.LevelUnknown {
+			l.Level = priorityLevel(e.Priority)
+		}
 		fields[i] = event.JournalFields{Unit: e.Unit, Identifier: e.Identifier, PID: e.PID,
 			Priority: e.Priority, Boot: e.Boot, Cursor: e.Cursor}
 		l.Journal = &fields[i]
