@@ -120,6 +120,9 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 			}
 			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
 		}
+		if keys != nil {
+			_ = keys.Flush() // the keys' checkpoints before the lines leave
+		}
 		return emit(stream.PastItem{Lines: lines})
 	})
 }

@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 )
@@ -22,9 +23,10 @@ import (
 // ErrUnknownKey is returned for a key this table did not make.
 var ErrUnknownKey = errors.New("unknown position key")
 
-// maxKnown bounds the table, and so the length of keys: the file read least
-// recently is forgotten first.
-const maxKnown = 64
+// maxKnown bounds the table: the file read least recently is forgotten
+// first. Keys do not grow with it (see idlog.go); a checkpoint names at
+// most this many files.
+const maxKnown = 1024
 
 // KnownFile is one file of the table. It is known by device and inode
 // and, once a rotation has compressed it into a new file, by a fingerprint
@@ -37,8 +39,12 @@ type KnownFile struct {
 	Fp    uint64 `json:"fp,omitempty"`
 	FpLen int    `json:"fp_len,omitempty"` // bytes the fingerprint covers; 0: none yet
 	Used  uint64 `json:"used"`             // when last read, in Key calls: the least recent is forgotten first
-	seen  bool   // read in this run: its offset in a key of this run is where it stood
-	fpAt  int64  // the offset at the last fingerprint attempt (at most two are made)
+	// Past marks a file the source never followed, known because a read
+	// of the past keyed its lines (a rotated sibling found on disk): it is
+	// older than anything followed, so a resume after a live key skips it.
+	Past bool  `json:"past,omitempty"`
+	seen bool  // read in this run: its offset in a key of this run is where it stood
+	fpAt int64 // the offset at the last fingerprint attempt (at most two are made)
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -60,28 +66,40 @@ type Positions struct {
 	// hub's lock) never wait for a disk. err is the last write's error.
 	saveMu sync.Mutex
 	err    error
+	logErr error // the checkpoint log's last error, under saveMu
 	// Report, when set, is told each failed write of the table as it
 	// happens (and a success after failures as nil), so that it is logged
 	// when it matters, not at stop.
 	Report func(error)
 
-	// The key's text before and after the entry of the file last keyed:
-	// lines come in runs of one file, and only that file's entry changes
-	// from one line's key to the next. Valid while ok and for file i.
-	keyPre, keySuf []byte
-	keyI           int
-	keyOK          bool
+	// log holds the checkpoints keys name (idlog.go).
+	log *idLog
+
+	// The run: lines come in runs of one file, and within a run only that
+	// file moves, so the run's lines share a checkpoint and the start of
+	// their keys (runHead). Valid while runOK, for file runI.
+	runHead []byte
+	runI    int
+	runOK   bool
+	snapOff []int64 // scratch of checkpoints
+	snapSet []bool
 }
 
-// NewPositions returns an empty table named gen (printable, no '~'), whose
-// keys start with prefix.
+// NewPositions returns an empty table named gen (printable, no '~' or
+// ':'), whose keys start with prefix, kept in memory: its keys are durable
+// within this run only.
 func NewPositions(prefix byte, gen string) *Positions {
-	return &Positions{prefix: prefix, gen: gen, byID: make(map[devIno]int)}
+	p := &Positions{prefix: prefix, gen: gen, byID: make(map[devIno]int)}
+	p.log, _ = openLog("", gen)
+	return p
 }
 
 // Key records that the line of file (dev, ino) ending at end was read, and
-// appends the key of the source's position after it to dst. A line of
-// unknown position (ino and end 0) gets no key: dst is returned as it is.
+// appends the key of the source's position after it to dst: its
+// checkpoint, file and offset (idlog.go), at most about 40 bytes however
+// many files the source has. A line of unknown position (ino and end 0)
+// gets no key: dst is returned as it is. The keys' checkpoints reach the
+// disk with Flush, which the producer calls before it commits the batch.
 func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []byte {
 	if end == 0 && ino == 0 {
 		return dst
@@ -115,20 +133,15 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 		f.Fp, f.FpLen = fp, n
 		snap = p.snapshotLocked()
 	}
-	if !ok || !p.keyOK || p.keyI != i {
-		p.keyPre = appendKeyHead(p.keyPre[:0], p.prefix, p.gen)
-		for j := range i {
-			p.keyPre = appendEntry(p.keyPre, j, p.files[j].Off)
-		}
-		suf := append(p.keySuf[:0], '.') // not '~': every entry gets its '_'
-		for j := i + 1; j < len(p.files); j++ {
-			suf = appendEntry(suf, j, p.files[j].Off)
-		}
-		p.keySuf, p.keyI, p.keyOK = suf, i, true
+	if !ok || !p.runOK || p.runI != i {
+		// A new run: a checkpoint of where every file stands.
+		off, set := p.vectorLocked()
+		c := p.log.add(off, set, i)
+		p.runHead = appendKeyHead(p.runHead[:0], p.prefix, p.gen, c, i)
+		p.runI, p.runOK = i, true
 	}
-	dst = append(dst, p.keyPre...)
-	dst = appendEntry(dst, i, end)
-	dst = append(dst, p.keySuf[1:]...)
+	dst = append(dst, p.runHead...)
+	dst = strconv.AppendInt(dst, end, 36)
 	if snap != nil {
 		p.mu.Unlock()
 		p.write(snap)
@@ -154,55 +167,101 @@ func (p *Positions) slot() int {
 	return old
 }
 
-func (p *Positions) appendKey(dst []byte) []byte {
-	dst = appendKeyHead(dst, p.prefix, p.gen)
+// vectorLocked returns the table's offsets, for a checkpoint: the files
+// a read of the past registered are left out (a resume after a live key
+// skips them). mu held.
+func (p *Positions) vectorLocked() ([]int64, []bool) {
+	p.snapOff, p.snapSet = p.snapOff[:0], p.snapSet[:0]
 	for i := range p.files {
-		dst = appendEntry(dst, i, p.files[i].Off)
+		p.snapOff = append(p.snapOff, p.files[i].Off)
+		p.snapSet = append(p.snapSet, !p.files[i].Past)
 	}
-	return dst
+	return p.snapOff, p.snapSet
 }
 
-func appendKeyHead(dst []byte, prefix byte, gen string) []byte {
+// appendKeyHead appends a key's text before its offset:
+// <prefix><gen>:<checkpoint>.<file>.
+func appendKeyHead(dst []byte, prefix byte, gen string, c uint64, i int) []byte {
 	dst = append(dst, prefix)
 	dst = append(dst, gen...)
-	return append(dst, '~')
+	dst = append(dst, ':')
+	dst = strconv.AppendUint(dst, c, 36)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(i), 36)
+	return append(dst, '.')
 }
 
-func appendEntry(dst []byte, i int, off int64) []byte {
-	if dst[len(dst)-1] != '~' {
-		dst = append(dst, '_')
+// Flush writes the checkpoints of the keys handed out since the last
+// Flush, and how far the file of the current run has been read: one
+// write, no fsync (the kernel keeps it across a kill -9). The producer
+// calls it once per batch, before the batch is committed.
+func (p *Positions) Flush() error {
+	p.mu.Lock()
+	if p.runOK {
+		p.log.note(p.runI, p.files[p.runI].Off)
 	}
-	dst = strconv.AppendInt(dst, int64(i), 36)
-	dst = append(dst, '.')
-	return strconv.AppendInt(dst, off, 36)
+	p.mu.Unlock()
+	err := p.log.flush()
+	p.reportLog(err)
+	return err
+}
+
+// reportLog tells Report about a change in the log's health.
+func (p *Positions) reportLog(err error) {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if p.Report != nil && fmt.Sprint(err) != fmt.Sprint(p.logErr) {
+		p.Report(err)
+	}
+	p.logErr = err
 }
 
 // vector is a decoded key: the offset of each file index it names.
 type vector map[int]int64
 
-// decode parses a key of this table.
+// decode parses a key of this table into the offsets it names: the
+// checkpoint's, with its own file's; or, for a key of the earlier format
+// (<prefix><gen>~<i>.<off>_...), the offsets it spells out.
 func (p *Positions) decode(key []byte) (vector, error) {
 	if len(key) == 0 || key[0] != p.prefix {
 		return nil, ErrUnknownKey
 	}
-	rest, ok := bytes.CutPrefix(key[1:], []byte(p.gen+"~"))
-	if !ok {
+	rest, ok := bytes.CutPrefix(key[1:], []byte(p.gen))
+	if !ok || len(rest) == 0 {
+		return nil, ErrUnknownKey
+	}
+	switch rest[0] {
+	case ':':
+		parts := bytes.SplitN(rest[1:], []byte("."), 3)
+		if len(parts) != 3 {
+			return nil, ErrUnknownKey
+		}
+		c, err1 := strconv.ParseUint(string(parts[0]), 36, 64)
+		i, err2 := strconv.ParseInt(string(parts[1]), 36, 32)
+		off, err3 := strconv.ParseInt(string(parts[2]), 36, 64)
+		if err1 != nil || err2 != nil || err3 != nil || i < 0 || i >= maxKnown || off < 0 {
+			return nil, ErrUnknownKey
+		}
+		v, err := p.log.vector(c)
+		if err != nil {
+			return nil, ErrUnknownKey
+		}
+		v[int(i)] = off
+		return v, nil
+	case '~':
+		rest = rest[1:]
+	default:
 		return nil, ErrUnknownKey
 	}
 	v := make(vector)
 	for len(rest) > 0 {
 		var ent []byte
 		ent, rest, _ = bytes.Cut(rest, []byte("_"))
-		is, os, ok := bytes.Cut(ent, []byte("."))
+		i, off, ok := parseEntry(ent)
 		if !ok {
 			return nil, ErrUnknownKey
 		}
-		i, err1 := strconv.ParseInt(string(is), 36, 32)
-		off, err2 := strconv.ParseInt(string(os), 36, 64)
-		if err1 != nil || err2 != nil || i < 0 || i >= maxKnown || off < 0 {
-			return nil, ErrUnknownKey
-		}
-		v[int(i)] = off
+		v[i] = off
 	}
 	return v, nil
 }
@@ -299,12 +358,16 @@ func (b *Bounds) fpOf(f *File, n int) uint64 {
 
 // Range is a Query.Range: a known file is read from its offset in after to
 // its offset in through; a file the source has not read by through is
-// skipped (its lines come live); a rotated sibling the source never read is
-// older than anything it read, so it is read whole, unless the read resumes
-// after a key.
+// skipped (its lines come live); a rotated sibling the source never
+// followed is older than anything it followed, so it is read whole, unless
+// the read resumes after a key that does not name it. A sibling read here
+// for the first time joins the table (as Past), so that its lines get keys.
 func (b *Bounds) Range(f *File) Range {
 	r := Range{From: 0, To: -1}
 	i, known := b.index(f)
+	if !known && !f.Current {
+		i, known = b.register(f)
+	}
 	if known {
 		if b.read == nil {
 			b.read = make(map[devIno]int)
@@ -329,7 +392,11 @@ func (b *Bounds) Range(f *File) Range {
 		r.To = off
 	}
 	if b.after != nil {
-		r.From = b.after[i] // 0 when the file came after the key
+		off, ok := b.after[i]
+		if !ok && b.files[i].Past {
+			return Range{Skip: true} // older than the key's live position
+		}
+		r.From = off // 0 when the file came after the key
 	}
 	if r.To >= 0 && r.From >= r.To {
 		return Range{Skip: true}
@@ -337,8 +404,40 @@ func (b *Bounds) Range(f *File) Range {
 	return r
 }
 
-// Gone lists the files the resume point names that are no longer on disk,
-// given the files a read found: their lines after the key are lost.
+// register adds a sibling the source never followed to the table, as Past.
+func (b *Bounds) register(f *File) (int, bool) {
+	fp, ok := fingerprintFile(f, minFingerprint)
+	if !ok {
+		return 0, false // too short to know again once rotated further
+	}
+	i, snap := b.p.register(f, fp, minFingerprint)
+	b.p.write(snap)
+	b.p.mu.Lock()
+	b.files = append(b.files[:0], b.p.files...)
+	b.p.mu.Unlock()
+	return i, true
+}
+
+// register adds a file found by a read of the past (see KnownFile.Past)
+// and returns its index and the table to write.
+func (p *Positions) register(f *File, fp uint64, fpLen int) (int, []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i, ok := p.byID[devIno{f.Dev, f.Ino}]; ok {
+		return i, nil
+	}
+	p.clock++
+	i := p.slot()
+	p.files[i] = KnownFile{Dev: f.Dev, Ino: f.Ino, Path: f.Path, Fp: fp, FpLen: fpLen, Used: p.clock, Past: true}
+	p.byID[devIno{f.Dev, f.Ino}] = i
+	p.runOK = false // the checkpoints must not name the index's former file
+	return i, p.snapshotLocked()
+}
+
+// Gone lists the files the resume point names that are no longer on disk
+// with lines after it: theirs are lost. A file read to its end before the
+// resume point (as far as the table or the checkpoint log know it) lost
+// nothing when it went.
 func (b *Bounds) Gone(found []File) []KnownFile {
 	if b.after == nil {
 		return nil
@@ -351,6 +450,9 @@ func (b *Bounds) Gone(found []File) []KnownFile {
 		kf := b.files[i]
 		if th, ok := b.through[i]; b.through != nil && kf.seen && (!ok || th <= off) {
 			continue // nothing after the key was committed from it
+		}
+		if !kf.seen && off >= max(kf.Off, b.p.log.progressOf(i)) {
+			continue // read to its end up to the key, in an earlier run
 		}
 		present := false
 		for j := range found {
@@ -368,16 +470,20 @@ func (b *Bounds) Gone(found []File) []KnownFile {
 
 // Keyer makes the keys of lines read from the past: the resume point after
 // each line as far as the read knows it, starting from the read's resume
-// point. A line of a file the source never followed gets no key.
+// point, under a checkpoint per run of one file as live keys are. A line
+// of a file not in the table gets no key.
 type Keyer struct {
-	b *Bounds
-	v [maxKnown]int64
-	n [maxKnown]bool
+	b    *Bounds
+	v    []int64
+	n    []bool
+	head []byte
+	runI int
+	ok   bool
 }
 
 // Keyer returns the key maker of a read within these bounds.
 func (b *Bounds) Keyer() *Keyer {
-	k := &Keyer{b: b}
+	k := &Keyer{b: b, v: make([]int64, maxKnown), n: make([]bool, maxKnown)}
 	for i, off := range b.after {
 		k.v[i], k.n[i] = off, true
 	}
@@ -385,19 +491,28 @@ func (b *Bounds) Keyer() *Keyer {
 }
 
 // Key appends the key after the line of file (dev, ino) that ends at end;
-// for a file the source never followed it returns dst as it is. Range has
-// seen every file of the read before its lines, and noted the known ones.
+// for a file not in the table it returns dst as it is. Range has seen
+// every file of the read before its lines, and noted the known ones.
 func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 	i, ok := k.b.read[devIno{dev, ino}]
 	if !ok {
 		return dst
 	}
-	k.v[i], k.n[i] = end, true
-	dst = appendKeyHead(dst, k.b.p.prefix, k.b.p.gen)
-	for j := range k.v {
-		if k.n[j] {
-			dst = appendEntry(dst, j, k.v[j])
-		}
+	if !k.ok || k.runI != i {
+		p := k.b.p
+		c := p.log.add(k.v, k.n, i)
+		k.head = appendKeyHead(k.head[:0], p.prefix, p.gen, c, i)
+		k.runI, k.ok = i, true
 	}
-	return dst
+	k.v[i], k.n[i] = end, true
+	dst = append(dst, k.head...)
+	return strconv.AppendInt(dst, end, 36)
+}
+
+// Flush writes the checkpoints of the keys made since the last Flush; the
+// reader calls it before it hands the lines on.
+func (k *Keyer) Flush() error {
+	err := k.b.p.log.flush()
+	k.b.p.reportLog(err)
+	return err
 }

@@ -2,6 +2,7 @@ package history
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -76,15 +77,16 @@ func LoadPositions(path string, prefix byte, gen string) (*Positions, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return p, p.Save()
+			return p, p.startLog()
 		}
 		return p, err
 	}
 	var st stateFile
 	if err := json.Unmarshal(b, &st); err != nil || st.Gen == "" || len(st.Files) > maxKnown {
-		return p, fmt.Errorf("%s: not a position table, starting afresh", path)
+		return p, errors.Join(fmt.Errorf("%s: not a position table, starting afresh", path), p.startLog())
 	}
-	p.gen, p.files, p.keyOK = st.Gen, st.Files, false
+	p.gen, p.files = st.Gen, st.Files
+	lerr := p.openLog()
 	for i := range p.files {
 		f := &p.files[i]
 		p.byID[devIno{f.Dev, f.Ino}] = i
@@ -94,9 +96,24 @@ func LoadPositions(path string, prefix byte, gen string) (*Positions, error) {
 		// tailer follows it from there), which later keys then say.
 		if cur, err := statFile(f.Path, Plain, false); err == nil && cur.Dev == f.Dev && cur.Ino == f.Ino {
 			f.Off = max(f.Off, cur.Size)
+		} else if !f.Past {
+			// Gone or moved: as far as the checkpoint log saw it read.
+			f.Off = max(f.Off, p.log.progressOf(i))
 		}
 	}
-	return p, nil
+	return p, lerr
+}
+
+// startLog starts the table and its checkpoint log afresh, on disk.
+func (p *Positions) startLog() error {
+	return errors.Join(p.openLog(), p.Save())
+}
+
+// openLog opens the checkpoint log of the table kept in p.state.
+func (p *Positions) openLog() error {
+	l, err := openLog(logPath(p.state), p.gen)
+	p.log = l
+	return err
 }
 
 // Save writes the table to its file (a temporary file, then a rename, so
@@ -105,7 +122,7 @@ func (p *Positions) Save() error {
 	p.mu.Lock()
 	snap := p.snapshotLocked()
 	p.mu.Unlock()
-	return p.write(snap)
+	return errors.Join(p.write(snap), p.Flush())
 }
 
 // snapshotLocked encodes the table for its file; nil when it has none. mu
