@@ -83,7 +83,16 @@ type PublisherOptions struct {
 	// costs a write, an acknowledgement and a few wake-ups, which at 100
 	// messages a second cost the agent more than reading the lines did.
 	Linger time.Duration
-	Logger *zap.Logger
+	// AckWait is how long a message may await its acknowledgement before
+	// the publisher counts it lost and sends the window again [10s]. The
+	// JetStream context's own timeout (NewJetStream's 2s) answers first;
+	// this bounds the wait when there is none: a context made without
+	// jetstream.WithPublishAsyncTimeout never resolves a publish whose
+	// acknowledgement was lost (a stream leader that died after storing,
+	// while the server the client uses stayed up), and with one message
+	// in flight the source would never be published again.
+	AckWait time.Duration
+	Logger  *zap.Logger
 }
 
 // Publisher sends one source's lines to JetStream. It reads the agent's own
@@ -123,6 +132,9 @@ func NewPublisher(o PublisherOptions) *Publisher {
 	}
 	if o.Linger == 0 {
 		o.Linger = 50 * time.Millisecond
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
+
+// errAckWait is the failure of a message that awaited its acknowledgement
+// for longer than AckWait.
+var errAckWait = errors.New("no acknowledgement within the publisher's ack wait")
 
 // loop is one Run of a Publisher: what its transitions share. It is a state
 // machine driven from Run, in one goroutine: step does what can be done
@@ -145,6 +150,7 @@ func (l *loop) close() {
 // ended and all it gave is acknowledged: Run is over.
 func (l *loop) step(now time.Time) bool {
 	l.settleAcked()
+	l.expire(now)
 	l.connected = l.p.o.Conn.IsConnected()
 	if l.broken && l.connected && !now.Before(l.nextTry) {
 		l.resend()
@@ -272,7 +278,7 @@ func (l *loop) send(m *pending) error {
 	if err != nil {
 		return err
 	}
-	m.f = f
+	m.f, m.sent = f, time.Now()
 	return nil
 }
 
@@ -292,6 +298,18 @@ func (l *loop) settleAcked() {
 		}
 		return
 	}
+}
+
+// expire fails the head of the window when it has awaited its
+// acknowledgement for longer than AckWait, as the JetStream context's own
+// timeout would have: it bounds the wait whatever context the publisher
+// was given. The loop steps at least once a second (saveTick), so this is
+// looked at without a timer of its own.
+func (l *loop) expire(now time.Time) {
+	if l.broken || len(l.pend) == 0 || now.Sub(l.pend[0].sent) < l.p.o.AckWait {
+		return
+	}
+	l.fail(errAckWait)
 }
 
 // settle takes the acknowledged head off the window: its last line is

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"strconv"
+	"time"
 
 	"edgetail/event"
 
@@ -21,6 +22,7 @@ import (
 type pending struct {
 	msg     *nats.Msg
 	f       jetstream.PubAckFuture // of its last send; nil: not sent yet, or its first send was refused
+	sent    time.Time              // of its last send
 	last    uint64                 // the in-run id acknowledged once this message is; 0: lines read from the past
 	lastKey []byte                 // the durable key acknowledged once this message is; nil: none
 	lines   int                    // 0: a gap marker
