@@ -289,7 +289,6 @@ func (l *loop) settleAcked() {
 		head := l.pend[0]
 		select {
 		case <-head.f.Ok():
-			l.backoff = 250 * time.Millisecond
 			l.settle()
 			continue
 		case err := <-head.f.Err():
@@ -313,8 +312,10 @@ func (l *loop) expire(now time.Time) {
 }
 
 // settle takes the acknowledged head off the window: its last line is
-// where a restart resumes.
+// where a restart resumes. NATS answers again, so the next failure backs
+// off from the start.
 func (l *loop) settle() {
+	l.backoff = 250 * time.Millisecond
 	head := l.pend[0]
 	if head.last != 0 {
 		l.p.acked.Store(head.last)
@@ -344,10 +345,13 @@ func (l *loop) fail(err error) {
 
 // resend leaves broken by sending everything unacknowledged again, in
 // order, with the same Nats-Msg-Id: what the stream stored already it
-// drops. A send refused at once leaves the loop broken.
+// drops. A send refused at once is a failed attempt: the loop stays
+// broken and backs off again.
 func (l *loop) resend() {
 	for _, m := range l.pend {
 		if err := l.send(m); err != nil {
+			l.broken = false // this attempt failed as a whole
+			l.fail(err)
 			return
 		}
 		l.p.resends.Add(1)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -183,6 +184,29 @@ func TestLoopSavesAMessageBeforeSendingIt(t *testing.T) {
 	l.save(false)
 	if st, _ := readState(t, path); st.Key != "k0005" || len(st.Flights) != 0 {
 		t.Fatalf("state once acknowledged: %+v", st)
+	}
+}
+
+// settle: an acknowledgement, received while the loop waits, moves the
+// acknowledged position and the counters, and ends the backoff of earlier
+// failures.
+func TestLoopSettlesAnAcknowledgement(t *testing.T) {
+	ns := startNATS(t, 0)
+	nc, js := connect(t, ns.url())
+	ensure(t, js, StreamOptions{})
+	newAckProxy(t, ns.url(), 0)
+	src := stream.New(stream.Options{ReplayLines: 100}).Source("app", stream.KindFile)
+	p, l := newTestLoop(t, PublisherOptions{Conn: nc, JS: js, Source: SourceOf[*stream.Tap](src)})
+	keyedLines(t, src, 0, 3)
+	l.step(time.Now())
+	last := l.pend[0].last
+	l.backoff = 4 * time.Second // as after several failures
+	settled(t, l, 1)
+	if st := p.Stats(); st.Published != 3 || st.Acked != last || string(l.ackedKey) != "k0002" {
+		t.Fatalf("stats %+v, acked key %q; want 3 lines, the last one's id and key", st, l.ackedKey)
+	}
+	if l.backoff != 250*time.Millisecond {
+		t.Fatalf("backoff %v after an acknowledgement, want 250ms", l.backoff)
 	}
 }
 
@@ -402,4 +426,35 @@ func TestLoopStopsRereadingAfterReplayBy(t *testing.T) {
 		t.Fatalf("after replayBy: %d in flight, replay %+v", len(l.pend), l.replay)
 	}
 	waitFor(t, "the message stored", func() bool { return len(ap.passed()) == 1 })
+}
+
+// resend: a send again refused at once (here: a message over the server's
+// max_payload) is a failed attempt like any other: the loop waits the
+// doubled backoff before the next one, and says why.
+func TestLoopBacksOffWhenASendAgainIsRefused(t *testing.T) {
+	ns := &natsServer{t: t, opts: &server.Options{Host: "127.0.0.1", Port: freePort(t), JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 4096}}
+	ns.start()
+	t.Cleanup(ns.stop)
+	nc, js := connect(t, ns.url())
+	ensure(t, js, StreamOptions{})
+	core, logs := observer.New(zap.WarnLevel)
+	src := stream.New(stream.Options{ReplayLines: 100}).Source("app", stream.KindFile)
+	_, l := newTestLoop(t, PublisherOptions{Conn: nc, JS: js, Source: SourceOf[*stream.Tap](src), Logger: zap.New(core)})
+	if err := src.Publish(context.Background(), []event.Line{{Text: make([]byte, 8192), Time: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	l.step(time.Now())
+	if !l.broken || l.backoff != 500*time.Millisecond {
+		t.Fatalf("the refused send: broken %v, backoff %v", l.broken, l.backoff)
+	}
+	l.nextTry = time.Time{} // due
+	now := time.Now()
+	l.step(now)
+	if !l.broken || l.nextTry.Sub(now) < 500*time.Millisecond || l.backoff != time.Second {
+		t.Fatalf("the refused send again: broken %v, next try in %v, backoff %v", l.broken, l.nextTry.Sub(now), l.backoff)
+	}
+	if n := logs.FilterMessage("fleet publish failed; will send again").Len(); n != 1 {
+		t.Fatalf("%d warnings, want 1", n)
+	}
 }
