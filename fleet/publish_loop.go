@@ -19,8 +19,9 @@ var errAckWait = errors.New("no acknowledgement within the publisher's ack wait"
 // loop is one Run of a Publisher: what its transitions share. It is a state
 // machine driven from Run, in one goroutine: step does what can be done
 // without waiting, wait blocks on what the phase says can move it on, and
-// every change of state is one of the methods below (one test each in
-// publish_loop_test.go). Nothing here is safe for concurrent use; the
+// every change of state is one of the methods below (a test each in
+// publish_loop_test.go; expire and resend after a lost acknowledgement in
+// publish_ack_test.go). Nothing here is safe for concurrent use; the
 // Publisher's counters are atomics only for Stats.
 type loop struct {
 	p   *Publisher
@@ -329,8 +330,9 @@ func (l *loop) settle() {
 }
 
 // fail enters broken: the window is sent again after the backoff, which
-// doubles with each failure up to 5 s. Failures are logged at most once
-// every 10 s.
+// doubles with each failed attempt up to 5 s (more errors of the same
+// attempt, such as the acknowledgements of the rest of the window, change
+// nothing). Failures are logged at most once every 10 s.
 func (l *loop) fail(err error) {
 	if !l.broken {
 		l.nextTry = time.Now().Add(l.backoff)
