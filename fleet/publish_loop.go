@@ -371,32 +371,22 @@ func (l *loop) save(force bool) {
 	}
 }
 
-// shutdown waits a little for outstanding acknowledgements, so that the
-// saved state is as fresh as it can be, settles them and saves.
+// shutdown settles the acknowledgements that come within a second of the
+// stop, oldest first, so that the saved state is as fresh as it can be,
+// and saves.
 func (l *loop) shutdown() {
-	for range l.drain() {
-		l.settle()
-	}
-	l.save(false)
-}
-
-// drain waits at most a second for the window's acknowledgements, oldest
-// first. It returns how many of the window, from the head, were
-// acknowledged.
-func (l *loop) drain() int {
 	deadline := time.NewTimer(time.Second)
 	defer deadline.Stop()
-	for i, m := range l.pend {
-		if m.f == nil {
-			return i
-		}
+drain:
+	for len(l.pend) > 0 && l.pend[0].f != nil {
 		select {
-		case <-m.f.Ok():
-		case <-m.f.Err():
-			return i
+		case <-l.pend[0].f.Ok():
+			l.settle()
+		case <-l.pend[0].f.Err():
+			break drain
 		case <-deadline.C:
-			return i
+			break drain
 		}
 	}
-	return len(l.pend)
+	l.save(false)
 }
