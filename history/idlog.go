@@ -2,11 +2,13 @@ package history
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -246,31 +248,43 @@ func (l *idLog) write() error {
 	return nil
 }
 
-// compact keeps the newest checkpoints (keepLogBytes of them) and one
-// progress record per file; the next write rewrites the file. mu held.
+// compact rewrites the log: one progress record per file, then the newest
+// checkpoints, as many as keepLogBytes holds, in their order. Progress
+// records are folded, so a source of one file, which has one checkpoint,
+// never loses it. The next write rewrites the file. mu held.
 func (l *idLog) compact() {
-	from := int64(len(l.mem)) - keepLogBytes
-	if i := bytes.IndexByte(l.mem[from:], '\n'); i >= 0 {
-		from += int64(i) + 1
+	type ckpt struct {
+		n  uint64
+		at int64
 	}
+	all := make([]ckpt, 0, len(l.offs))
+	for n, at := range l.offs {
+		all = append(all, ckpt{n, at})
+	}
+	slices.SortFunc(all, func(a, b ckpt) int { return cmp.Compare(b.at, a.at) }) // newest first
+	budget := int64(keepLogBytes)
+	keep := all[:0]
+	for _, c := range all {
+		end := bytes.IndexByte(l.mem[c.at:], '\n')
+		if budget -= int64(end + 1); budget < 0 {
+			break
+		}
+		keep = append(keep, c)
+	}
+	slices.Reverse(keep)
 	out := append([]byte(nil), "g"+l.gen+"\n"...)
 	for i, off := range l.progress {
 		out = append(out, 'p')
 		out = appendPair(out, i, off)
 		out = append(out, '\n')
 	}
-	base := int64(len(out))
-	// Progress records among the kept checkpoints come again; they only
-	// ever raise the values above.
-	out = append(out, l.mem[from:]...)
-	for n, o := range l.offs {
-		if o < from {
-			delete(l.offs, n)
-		} else {
-			l.offs[n] = o - from + base
-		}
+	offs := make(map[uint64]int64, len(keep))
+	for _, c := range keep {
+		end := bytes.IndexByte(l.mem[c.at:], '\n')
+		offs[c.n] = int64(len(out))
+		out = append(out, l.mem[c.at:c.at+int64(end)+1]...)
 	}
-	l.mem, l.redo = out, true
+	l.offs, l.mem, l.redo = offs, out, true
 }
 
 // errNoCheckpoint is returned for a checkpoint the log does not hold (one

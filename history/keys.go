@@ -134,7 +134,11 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 		snap = p.snapshotLocked()
 	}
 	if !ok || !p.runOK || p.runI != i {
-		// A new run: a checkpoint of where every file stands.
+		// A new run: a checkpoint of where every file stands, and where
+		// the previous run's file was left.
+		if p.runOK && p.runI < len(p.files) {
+			p.log.note(p.runI, p.files[p.runI].Off)
+		}
 		off, set := p.vectorLocked()
 		c := p.log.add(off, set, i)
 		p.runHead = appendKeyHead(p.runHead[:0], p.prefix, p.gen, c, i)
@@ -197,6 +201,9 @@ func appendKeyHead(dst []byte, prefix byte, gen string, c uint64, i int) []byte 
 // calls it once per batch, before the batch is committed.
 func (p *Positions) Flush() error {
 	p.mu.Lock()
+	// How far the run's file is read: after a kill -9, a file deleted
+	// while the agent was down is judged by it (Gone). A small record in
+	// the batch's one write.
 	if p.runOK {
 		p.log.note(p.runI, p.files[p.runI].Off)
 	}
@@ -287,9 +294,13 @@ func (p *Positions) Known(key []byte) bool {
 // Bounds are the positions a read of the past runs between.
 type Bounds struct {
 	after, through vector
-	p              *Positions
-	files          []KnownFile // the table as of the call
-	fps            map[fpKey]uint64
+	// pastKey says after names a file only reads of the past have seen:
+	// it is a key of such a read, and the files it does not name come
+	// after it. A live key names none, and those older files come before.
+	pastKey bool
+	p       *Positions
+	files   []KnownFile // the table as of the call
+	fps     map[fpKey]uint64
 	// read maps the files Range was asked about, by device and inode,
 	// to their index in files: the Keyer of the read names a line's file
 	// by them alone, without the path or compression the fingerprint
@@ -320,6 +331,11 @@ func (p *Positions) Bounds(after, through []byte) (*Bounds, error) {
 	p.mu.Lock()
 	b.files = append([]KnownFile(nil), p.files...)
 	p.mu.Unlock()
+	for i := range b.after {
+		if i < len(b.files) && b.files[i].Past {
+			b.pastKey = true
+		}
+	}
 	return b, nil
 }
 
@@ -393,8 +409,8 @@ func (b *Bounds) Range(f *File) Range {
 	}
 	if b.after != nil {
 		off, ok := b.after[i]
-		if !ok && b.files[i].Past {
-			return Range{Skip: true} // older than the key's live position
+		if !ok && b.files[i].Past && !b.pastKey {
+			return Range{Skip: true} // older than the live key's position
 		}
 		r.From = off // 0 when the file came after the key
 	}
@@ -479,6 +495,11 @@ type Keyer struct {
 	head []byte
 	runI int
 	ok   bool
+	// reached is how far the read has gone in files only reads of the
+	// past see, told to the table at Flush: they do not change, so the
+	// farthest a read went is where their lines end once one read them
+	// through (Gone asks it).
+	reached map[int]int64
 }
 
 // Keyer returns the key maker of a read within these bounds.
@@ -505,6 +526,12 @@ func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 		k.runI, k.ok = i, true
 	}
 	k.v[i], k.n[i] = end, true
+	if k.b.files[i].Past && end > k.reached[i] {
+		if k.reached == nil {
+			k.reached = map[int]int64{}
+		}
+		k.reached[i] = end
+	}
 	dst = append(dst, k.head...)
 	return strconv.AppendInt(dst, end, 36)
 }
@@ -512,7 +539,21 @@ func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 // Flush writes the checkpoints of the keys made since the last Flush; the
 // reader calls it before it hands the lines on.
 func (k *Keyer) Flush() error {
-	err := k.b.p.log.flush()
+	p := k.b.p
+	if len(k.reached) > 0 {
+		p.mu.Lock()
+		for i, off := range k.reached {
+			if i < len(p.files) && p.files[i].Past && p.files[i].Dev == k.b.files[i].Dev && p.files[i].Ino == k.b.files[i].Ino {
+				p.files[i].Off = max(p.files[i].Off, off)
+			}
+		}
+		p.mu.Unlock()
+		for i, off := range k.reached {
+			p.log.note(i, off)
+		}
+		clear(k.reached)
+	}
+	err := p.log.flush()
 	k.b.p.reportLog(err)
 	return err
 }

@@ -94,10 +94,11 @@ func LoadPositions(path string, prefix byte, gen string) (*Positions, error) {
 		// The table is saved when files are added, not at every line: a
 		// file still at its path is taken as read to its current end (the
 		// tailer follows it from there), which later keys then say.
-		if cur, err := statFile(f.Path, Plain, false); err == nil && cur.Dev == f.Dev && cur.Ino == f.Ino {
+		if cur, err := statFile(f.Path, Plain, false); err == nil && cur.Dev == f.Dev && cur.Ino == f.Ino && !f.Past {
 			f.Off = max(f.Off, cur.Size)
-		} else if !f.Past {
-			// Gone or moved: as far as the checkpoint log saw it read.
+		} else {
+			// Gone, moved, or a sibling only reads of the past have seen:
+			// as far as the checkpoint log saw it read.
 			f.Off = max(f.Off, p.log.progressOf(i))
 		}
 	}

@@ -356,6 +356,9 @@ func (r *Request) parseWindow(since, until string, now time.Time) error {
 }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "now" { // the request's arrival, like 0s
+		return now, nil
+	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
@@ -367,5 +370,5 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration back from now (90s, 15m, 2h, 7d)", OneLine(s))
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time, now, nor a duration back from now (90s, 15m, 2h, 7d)", OneLine(s))
 }
