@@ -57,3 +57,32 @@ func BenchmarkPositionsKey(b *testing.B) {
 		buf = p.Key(buf[:0], 1, 2, "/var/log/app.log", off)
 	}
 }
+
+// BenchmarkKeyPerLine is the per-line cost of durable keys on the live path
+// for sources of 1, 16 and 64 files: lines come in runs of 20 per file,
+// round-robin, with the batch's Flush (the checkpoint log in memory here;
+// the agent's adds one write per batch), and reports the keys' length.
+func BenchmarkKeyPerLine(b *testing.B) {
+	for _, files := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("files=%d", files), func(b *testing.B) {
+			p := NewPositions('f', "mj3bvx8kq2pg1")
+			offs := make([]int64, files)
+			var buf []byte
+			keyLen, n := 0, 0
+			for b.Loop() {
+				for f := range files {
+					for range 20 {
+						offs[f] += 120
+						buf = p.Key(buf[:0], 1, uint64(f+1), "/var/log/app.log", offs[f])
+						keyLen += len(buf)
+						n++
+					}
+					_ = p.Flush()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/line")
+			b.ReportMetric(float64(keyLen)/float64(n), "key-bytes")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

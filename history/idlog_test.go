@@ -10,12 +10,12 @@ import (
 // progress and the newest checkpoints, and an old checkpoint that a source
 // of one file keeps using survives however much progress is noted.
 func TestIDLogBoundedKeepsCheckpoints(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ids.log")
+	path := filepath.Join(t.TempDir(), "positions-app.ids")
 	l, err := openLog(path, "g1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	one := l.add([]int64{0}, []bool{false}, 0) // the empty checkpoint of a one-file source
+	one := l.checkpoint(&ckChain{}, []int64{0}, []bool{false}, 0) // the empty checkpoint of a one-file source
 	for off := int64(1); off < 2_000_000; off++ {
 		l.note(0, off)
 		if off%10_000 == 0 {
@@ -49,9 +49,9 @@ func TestIDLogBoundedKeepsCheckpoints(t *testing.T) {
 // A last record cut short (a machine crash) is dropped, the rest kept; a log
 // of another table is started afresh.
 func TestIDLogTornTailAndOtherTable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ids.log")
+	path := filepath.Join(t.TempDir(), "positions-app.ids")
 	l, _ := openLog(path, "g1")
-	a := l.add([]int64{5, 7}, []bool{true, true}, 1)
+	a := l.checkpoint(&ckChain{}, []int64{5, 7}, []bool{true, true}, 1)
 	if err := l.flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +63,10 @@ func TestIDLogTornTailAndOtherTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := l2.vector(a); err != nil || v[0] != 5 || len(v) != 1 {
+	if v, err := l2.vector(a); err != nil || v[0] != 5 || v[1] != 7 {
 		t.Fatalf("checkpoint after a torn tail: %v %v", v, err)
 	}
-	b := l2.add([]int64{9}, []bool{true}, -1)
+	b := l2.checkpoint(&ckChain{}, []int64{9}, []bool{true}, -1)
 	if err := l2.flush(); err != nil {
 		t.Fatal(err)
 	}

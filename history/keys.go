@@ -83,6 +83,7 @@ type Positions struct {
 	runOK   bool
 	snapOff []int64 // scratch of checkpoints
 	snapSet []bool
+	chain   ckChain // the producer's place in the checkpoint log
 }
 
 // NewPositions returns an empty table named gen (printable, no '~' or
@@ -140,7 +141,7 @@ func (p *Positions) Key(dst []byte, dev, ino uint64, path string, end int64) []b
 			p.log.note(p.runI, p.files[p.runI].Off)
 		}
 		off, set := p.vectorLocked()
-		c := p.log.add(off, set, i)
+		c := p.log.checkpoint(&p.chain, off, set, i)
 		p.runHead = appendKeyHead(p.runHead[:0], p.prefix, p.gen, c, i)
 		p.runI, p.runOK = i, true
 	}
@@ -489,12 +490,13 @@ func (b *Bounds) Gone(found []File) []KnownFile {
 // point, under a checkpoint per run of one file as live keys are. A line
 // of a file not in the table gets no key.
 type Keyer struct {
-	b    *Bounds
-	v    []int64
-	n    []bool
-	head []byte
-	runI int
-	ok   bool
+	b     *Bounds
+	v     []int64
+	n     []bool
+	head  []byte
+	runI  int
+	ok    bool
+	chain ckChain // the read's place in the checkpoint log
 	// reached is how far the read has gone in files only reads of the
 	// past see, told to the table at Flush: they do not change, so the
 	// farthest a read went is where their lines end once one read them
@@ -521,7 +523,7 @@ func (k *Keyer) Key(dst []byte, dev, ino uint64, end int64) []byte {
 	}
 	if !k.ok || k.runI != i {
 		p := k.b.p
-		c := p.log.add(k.v, k.n, i)
+		c := p.log.checkpoint(&k.chain, k.v, k.n, i)
 		k.head = appendKeyHead(k.head[:0], p.prefix, p.gen, c, i)
 		k.runI, k.ok = i, true
 	}
