@@ -6,18 +6,21 @@
 // do not use up the browser's 6 connections per origin), read by js/stream.js,
 // for the view shown: the log view (js/logview.js, with js/filters.js) or the
 // metrics view (js/charts.js). js/state.js keeps the view in the URL,
-// js/sources.js the sources panel, js/auth.js the token prompt.
+// js/sources.js the sources panel, js/auth.js the token prompt,
+// js/agentdisk.js the reads of the past from disk (Download, Load older).
+// The hub's page (fleet.js) is the same log view, filters and reader.
 //
 // Log text is only ever put in the page with textContent / text nodes: lines
 // may hold HTML and ANSI escapes.
 
-import { $, setConn } from "./js/dom.js";
+import { $, setConn, showError } from "./js/dom.js";
 import { Stream } from "./js/stream.js";
 import { st, readURL, writeURL, setFilters, setWindow, windowEnds } from "./js/state.js";
 import { authHeaders, askToken } from "./js/auth.js";
 import { loadSources, selectedLogSources, currentMetric, readTicked, markMetric, haveSources, haveLogSources } from "./js/sources.js";
 import * as logview from "./js/logview.js";
 import { wireFilters } from "./js/filters.js";
+import * as disk from "./js/agentdisk.js";
 import { METRIC_TAIL, addSample, resetSamples, scheduleDraw } from "./js/charts.js";
 
 const stream = new Stream({ status: setConn, headers: authHeaders, auth: askToken });
@@ -37,17 +40,13 @@ const logSpec = {
   ends: windowEnds,
   onEnd: () => logview.addNote("End of the range."),
   onBreak: () => logview.addNote("Connection lost at " + new Date().toLocaleTimeString() + "; reconnecting…"),
-  onRefused(reason) {
-    const e = $("filter-error");
-    e.textContent = "The agent refused this view: " + (reason || "bad request");
-    e.hidden = false;
-  },
+  onRefused(reason) { showError("The agent refused this view: " + (reason || "bad request")); },
   onEvent(type, data) {
     let ev;
     try { ev = JSON.parse(data); } catch (_) { ev = null; }
     if (type === "gap") {
       const n = ev && typeof ev.missed === "number" ? ev.missed : -1;
-      logview.addGap(n, ev && ev.source ? " from " + ev.source : "");
+      logview.addGap(n, { source: ev && ev.source });
       return;
     }
     if (type !== "message") return; // metric samples belong to the metrics view
@@ -66,9 +65,9 @@ function startLogs(fresh) {
     logview.clearView();
     logSpec.lastId = "";
   }
-  $("filter-error").hidden = true;
+  showError("");
   const srcs = selectedLogSources();
-  logview.prepare(srcs.length > 1);
+  logview.prepare({ sources: srcs.length > 1 });
   if (!srcs.length) {
     stream.disconnect();
     setConn("offline", haveSources() ? "no source selected" : "no log source");
@@ -143,7 +142,7 @@ $("source-list").addEventListener("change", (e) => {
 // ---------------------------------------------------------------- start
 async function init() {
   readURL();
-  wireFilters(() => { if (st.view === "logs") startLogs(true); });
+  wireFilters(() => { if (st.view === "logs") startLogs(true); }, { download: disk.download, older: disk.older });
   logview.showLook();
   await loadSources();
   showView(st.view);

@@ -1,116 +1,132 @@
-// The fleet hub's page (fleet.html): one merged stream on
-// /stream?hosts=&sources=&..., read by the same reader as the agent's page
-// (js/stream.js): a dead link is noticed by its missing heartbeats, a lost
-// one is opened again with jittered backoff and resumed after the last
-// event (Last-Event-ID; ids are JetStream positions, valid on any hub), and
-// the hub's one-line reason of a 400, 403, 429 or 503 shows in #error. The
-// host picker is filled from /api/hosts. A 401 shows the token form, whose
-// token POST /api/session turns into a cookie.
+// The fleet hub's page (fleet.html): the agent's log view with hosts. The
+// same modules as the agent's page (index.html, app.js) do the work:
+// js/logview.js the rows (here with a host column, a colour per host),
+// levels, times, pause, wrap, clear, jump, copy, JSON expansion and keys;
+// js/filters.js the filter bar; js/state.js the URL; js/auth.js the token
+// prompt; js/stream.js the one stream reader (heartbeat check, jittered
+// backoff, resume with Last-Event-ID, whose ids are JetStream positions
+// valid on any hub, and the hub's one-line reason of a 400, 403, 429 or
+// 503, shown in #filter-error). Only the hosts panel (js/hosts.js) and
+// this wiring are the hub's own.
 //
-// Log text is only ever put in the page with textContent: lines may hold
-// HTML.
+// The stream is GET /stream?hosts=&sources=&... (globs; none: all). The
+// hub's reads of its agents' past (since=, until=, /download) come with
+// its "past" feature (Edgetail-Features on /api/hosts): until it says so,
+// the range controls are hidden, and Download saves the lines the view
+// holds, as the hub's /download writes them ("host/source line").
+//
+// Log text is only ever put in the page with textContent / text nodes:
+// lines may hold HTML and ANSI escapes.
 
-import { $, setConn } from "./js/dom.js";
+import { setConn, showError, saveText, saveURL } from "./js/dom.js";
 import { Stream } from "./js/stream.js";
+import { st, caps, readURL, setFilters, setWindow, windowEnds } from "./js/state.js";
+import { authHeaders, askToken } from "./js/auth.js";
+import * as logview from "./js/logview.js";
+import { wireFilters, showRange } from "./js/filters.js";
+import { wireHosts, loadHosts, globFields, tickBoxes } from "./js/hosts.js";
 
-const log = $("log");
-const maxLines = 5000;
+const stream = new Stream({ status: setConn, headers: authHeaders, auth: askToken });
+let past = false; // the hub reads its agents' past
 
-function showError(msg) { const e = $("error"); e.textContent = msg; e.hidden = !msg; }
+caps.range = false; // until the hub says it reads the past
 
-// signIn shows the token form until a token is accepted; callers that meet
-// a 401 meanwhile share it.
-let signing = null, signedIn = () => {};
-function signIn() {
-  if (!signing) {
-    $("token-form").hidden = false;
-    setConn("error", "sign in");
-    signing = new Promise((resolve) => { signedIn = resolve; });
-  }
-  return signing;
-}
-$("token-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const t = $("token").value.trim();
-  const r = await fetch("/api/session", { method: "POST", headers: { Authorization: "Bearer " + t } });
-  if (!r.ok) { showError("token refused"); return; }
-  $("token-form").hidden = true;
-  showError("");
-  signing = null;
-  signedIn();
-});
-
-async function loadHosts() {
-  const r = await fetch("/api/hosts", { cache: "no-store" });
-  if (r.status === 401) { await signIn(); return loadHosts(); }
-  if (!r.ok) { showError("hosts: " + r.status); return; }
-  const hosts = await r.json();
-  const list = $("host-list"), pick = $("f-pick");
-  const picked = pick.value;
-  list.replaceChildren(); pick.replaceChildren(new Option("all hosts", ""));
-  for (const h of hosts) {
-    list.append(new Option(h.host));
-    const o = new Option(h.host + " (" + h.sources.join(", ") + ")", h.host);
-    pick.append(o);
-  }
-  // The list is new each time: keep the host picked, if still there.
-  if ([...pick.options].some((o) => o.value === picked)) pick.value = picked;
-}
-
-function query() {
+// viewParams are the view's hosts, sources and filters.
+function viewParams() {
   const p = new URLSearchParams();
-  for (const k of ["hosts", "sources", "q", "re", "not", "level", "tail"]) {
-    const v = $("f-" + k).value.trim();
-    if (v !== "") p.set(k, v);
+  if (st.hosts) p.set("hosts", st.hosts.join(","));
+  if (st.sources) p.set("sources", st.sources.join(","));
+  setFilters(p);
+  return p;
+}
+
+const spec = {
+  lastId: "",
+  lastIdHeader: true,
+  final: [400, 403], // a bad filter, a host or source the token lacks: retrying cannot help
+  build(lastId) {
+    const p = viewParams();
+    p.set("format", "json");
+    if (lastId) p.set("lastEventId", lastId);
+    else if (!setWindow(p)) p.set("tail", String(st.tail));
+    return "/stream?" + p.toString();
+  },
+  ends: windowEnds,
+  onEnd: () => logview.addNote("End of the range."),
+  onOpen: () => showError(""),
+  onBreak: (why) => logview.addNote("Connection lost at " + new Date().toLocaleTimeString() + " (" + why + "); reconnecting…"),
+  onRefused: (reason, status) => showError("The hub refused this view (" + status + "): " + (reason || "no reason given")),
+  onRetry: (reason, status) => showError("The hub answered " + status + (reason ? ": " + reason : "") + "; retrying"),
+  onEvent(type, data) {
+    let ev;
+    try { ev = JSON.parse(data); } catch (_) { ev = null; }
+    if (!ev || typeof ev !== "object") ev = type === "message" ? { line: data } : {};
+    switch (type) {
+      case "message":
+        logview.addLine(ev);
+        break;
+      case "gap": // an agent's gap marker (host, source), or the stream's retention
+        logview.addGap(typeof ev.missed === "number" ? ev.missed : -1, ev);
+        break;
+      case "host": // the end of one host's part of a read of the past
+        if (ev.status && ev.status !== "ok") {
+          logview.addNote(String(ev.host) + ": " + String(ev.status) + (ev.error ? " (" + String(ev.error) + ")" : ""));
+        }
+        break;
+    }
+  },
+};
+
+// startLogs (re)opens the stream; fresh: from the start (tail=) with an
+// empty view, else resuming after the last line shown.
+function startLogs(fresh) {
+  if (fresh) {
+    logview.clearView();
+    spec.lastId = "";
   }
-  p.set("format", "json");
-  return "/stream?" + p.toString();
-}
-
-function add(text, cls) {
-  const d = document.createElement("div");
-  d.className = "line" + (cls ? " " + cls : "");
-  d.textContent = text;
-  const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-  log.append(d);
-  while (log.childElementCount > maxLines) log.firstElementChild.remove();
-  if (atEnd) log.scrollTop = log.scrollHeight;
-}
-
-const stream = new Stream({ status: setConn, auth: signIn });
-
-function open() {
-  log.replaceChildren();
   showError("");
-  const url = query(); // the filters as applied, not as being typed
-  stream.connect({
-    lastId: "",
-    lastIdHeader: true,
-    build: () => url,
-    final: [400, 403], // a bad filter, a host or source the token lacks: retrying cannot help
-    onOpen: () => showError(""),
-    onRefused: (reason, status) => showError("The hub refused this view (" + status + "): " + (reason || "no reason given")),
-    onRetry: (reason, status) => showError("The hub answered " + status + (reason ? ": " + reason : "") + "; retrying"),
-    onBreak: (why) => add("… connection lost at " + new Date().toLocaleTimeString() + " (" + why + "); reconnecting", "gap"),
-    onEvent(type, data) {
-      if (type === "gap") {
-        try {
-          const d = JSON.parse(data);
-          const who = d.host ? " from " + d.host + "/" + d.source : "";
-          add("… " + (d.missed < 0 ? "some" : d.missed) + " lines missed" + who, "gap");
-        } catch { add("… lines missed", "gap"); }
-        return;
-      }
-      if (type !== "message") return;
-      try {
-        const d = JSON.parse(data);
-        add("[" + d.host + "/" + d.source + "] " + d.line, d.level ? "lvl-" + d.level : "");
-      } catch { add(data); }
-    },
-  });
+  tickBoxes();
+  logview.prepare({ hosts: true, sources: true });
+  if ((st.hosts && !st.hosts.length) || (st.sources && !st.sources.length)) {
+    stream.disconnect();
+    setConn("offline", st.hosts && !st.hosts.length ? "no host selected" : "no source selected");
+    logview.addNote("Tick a host and a source to follow them.");
+    return;
+  }
+  stream.connect(spec);
 }
 
-$("f-pick").addEventListener("change", () => { $("f-hosts").value = $("f-pick").value; open(); });
-$("filters").addEventListener("submit", (e) => { e.preventDefault(); open(); });
-loadHosts().catch((e) => showError("hosts: " + e.message)).then(open);
-setInterval(() => { loadHosts().catch(() => {}); }, 30000); // the stream's light shows a hub away
+// download saves what the view shows: from the hub when it reads the past,
+// else the lines the page holds.
+function download() {
+  if (past) {
+    const p = viewParams();
+    setWindow(p);
+    saveURL("/download?" + p.toString(), "fleet.log");
+    return;
+  }
+  const text = logview.shownLines().map((ev) => (ev.host || "") + "/" + (ev.source || "") + " " + (ev.line == null ? "" : ev.line) + "\n").join("");
+  saveText(text, "fleet.log");
+}
+
+// features applies what the hub says it reads; true when the view must
+// be opened again (a range in the URL that can now be read).
+function features(list) {
+  if (!list || past || !list.includes("past")) return false;
+  past = true;
+  showRange(true);
+  return !!st.range;
+}
+
+async function init() {
+  readURL();
+  wireFilters(() => startLogs(true), { extra: globFields, download });
+  wireHosts(() => startLogs(true));
+  logview.showLook();
+  features(await loadHosts());
+  startLogs(true);
+  setInterval(async () => {
+    if (features(await loadHosts())) startLogs(true);
+  }, 5000);
+}
+init();

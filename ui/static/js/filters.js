@@ -1,33 +1,55 @@
-// The filter bar of the log view (text, regex, exclude, level, history
-// size, time range) and what reads lines from disk with the same filters:
-// the Download button and "Load older". Filters are applied on the server:
-// a change reopens the stream (the page's entry module hands in how, as
-// onChange), and the URL keeps them.
+// The filter bar of the log view, on both pages: text, regex, exclude,
+// level, history size and time range, plus any fields of the page's own
+// (the hub's page: hosts= and sources= globs); and the buttons that read
+// the past with the same filters, Download and "Load older", whose reads
+// the page hands in (an agent reads its disk; a hub its agents' disks).
+// Filters are applied on the server: a change reopens the stream (the
+// page's entry module hands in how, as changed), and the URL keeps them.
+//
+// The range controls show only while caps.range holds (state.js): an agent
+// always, a hub once it says it reads the past.
 
 import { $ } from "./dom.js";
-import { st, writeURL, setFilters, setWindow } from "./state.js";
-import { apiFetch } from "./auth.js";
-import { selectedLogSources } from "./sources.js";
-import { shownLines, prepend } from "./logview.js";
+import { st, caps, writeURL } from "./state.js";
+import { prepend } from "./logview.js";
 
 let onChange = () => {};
+let page = {};
 
 // wireFilters fills the bar from st and calls changed() after each change
-// of st that the view shows.
-export function wireFilters(changed) {
+// of st that the view shows. opts (each optional): extra, the page's own
+// fields of the bar, {read() -> an object of st's keys, fill()}; download(),
+// what the Download button does; older() -> a promise of the items
+// ({kind: "line", ev} or {kind: "note", text}) "Load older" puts on top
+// (without it the button is hidden).
+export function wireFilters(changed, opts = {}) {
   onChange = changed;
+  page = opts;
+  $("older").hidden = !page.older;
+  showRange(caps.range);
   fillFilterInputs();
 }
 
-// The line filters and the history size.
+// showRange shows or hides the range controls, and sets caps.range: the
+// range is asked for only while they show.
+export function showRange(on) {
+  caps.range = !!on;
+  $("f-range").closest("label").hidden = !on;
+  rangeInputs();
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// The line filters, the history size and the page's own fields.
 let filterTimer = 0;
 function applyFilters() {
   clearTimeout(filterTimer);
   const next = {
     q: $("f-q").value, re: $("f-re").value, not: $("f-not").value, level: $("f-level").value,
     tail: Math.max(0, Math.min(10000, parseInt($("f-tail").value, 10) || 0)),
+    ...(page.extra ? page.extra.read() : {}),
   };
-  if (Object.keys(next).every((k) => st[k] === next[k])) return;
+  if (Object.keys(next).every((k) => same(st[k], next[k]))) return;
   Object.assign(st, next);
   writeURL();
   onChange();
@@ -47,7 +69,7 @@ $("reset").addEventListener("click", () => {
 // The time range: a preset reopens the view from disk since then, then
 // live; custom shows its from/to fields (a "to" ends the view there).
 function rangeInputs() {
-  $("f-custom").hidden = $("f-range").value !== "custom";
+  $("f-custom").hidden = !caps.range || $("f-range").value !== "custom";
 }
 function applyRange() {
   rangeInputs();
@@ -63,50 +85,11 @@ $("f-range").addEventListener("change", applyRange);
 $("f-since").addEventListener("change", applyRange);
 $("f-until").addEventListener("change", applyRange);
 
-// downloadURL is what the view shows, as a plain-text download of one
-// source from disk.
-function downloadURL(src, until) {
-  const p = new URLSearchParams();
-  setFilters(p);
-  if (until) { p.set("until", until); p.set("tail", "200"); } else setWindow(p);
-  return "/download/" + encodeURIComponent(src) + (p.toString() ? "?" + p.toString() : "");
-}
-$("download").addEventListener("click", () => {
-  for (const src of selectedLogSources()) {
-    const a = document.createElement("a");
-    a.href = downloadURL(src, "");
-    a.download = src + ".log";
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-  }
-});
+$("download").addEventListener("click", () => { if (page.download) page.download(); });
 
-// Load older: the 200 lines of each source before the oldest shown, read
-// from disk and put at the top. Lines already shown (the agent's prefill
-// carries the time it was read, not the line's) are not shown twice.
 $("older").addEventListener("click", async () => {
-  const evs = shownLines();
-  const oldest = evs.length && evs[0].time ? evs[0].time : new Date().toISOString();
-  const shown = new Set(evs.slice(0, 2000).map((ev) => (ev.source || "") + "\u0000" + ev.line));
-  const items = [];
-  for (const src of selectedLogSources()) {
-    let text = "";
-    try {
-      const r = await apiFetch(downloadURL(src, oldest));
-      if (!r.ok) throw new Error(r.status + " " + (await r.text()).trim());
-      text = await r.text();
-    } catch (e) {
-      items.push({ kind: "note", text: "Older lines of " + src + " unavailable: " + e.message });
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      if (line === "" || shown.has(src + "\u0000" + line)) continue;
-      items.push({ kind: "line", ev: { source: src, line, time: "" } });
-    }
-  }
-  if (!items.length) items.push({ kind: "note", text: "No older lines on disk." });
-  prepend(items);
+  if (!page.older) return;
+  prepend(await page.older());
 });
 
 function fillFilterInputs() {
@@ -119,4 +102,5 @@ function fillFilterInputs() {
   $("f-not").value = st.not;
   $("f-level").value = st.level;
   $("f-tail").value = String(st.tail);
+  if (page.extra) page.extra.fill();
 }

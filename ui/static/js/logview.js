@@ -1,8 +1,11 @@
-// The log view (#log): rows of lines, notes and gap markers, put in the DOM
-// in batches and bounded to MAX_ROWS; levels, times, the source and journal
-// columns; highlights of the text and regex filters; pause (with a count of
-// what waits), wrap, times, follow/jump; a selected row's copy and JSON
-// expansion; and the keyboard shortcuts of the page.
+// The log view (#log) of both pages, the agent's (index.html) and the
+// hub's (fleet.html), which share its markup (#log, the toolbar, the row
+// actions, #token-dialog): rows of lines, notes and gap markers, put in the
+// DOM in batches and bounded to MAX_ROWS; levels, times, the host (a colour
+// per host), source and journal columns; highlights of the text and regex
+// filters; pause (with a count of what waits), wrap, times, follow/jump; a
+// selected row's copy and JSON expansion; and the keyboard shortcuts of the
+// page.
 //
 // Log text is only ever put in the page with textContent / text nodes:
 // lines may hold HTML and ANSI escapes (which are stripped).
@@ -20,15 +23,27 @@ let paused = false;
 let following = true;
 let flushScheduled = false;
 let received = 0;
-let multi = false;
+let cols = { sources: false, hosts: false };
 let highlighters = [];
 let selRow = null;
 
 // prepare readies the view for a stream: the source column shows when
-// several sources merge, and the filters in st are highlighted.
-export function prepare(several) {
-  multi = several;
+// sources is true (several sources merge), the host column when hosts is
+// true (the fleet), and the filters in st are highlighted.
+export function prepare({ sources = false, hosts = false } = {}) {
+  cols = { sources, hosts };
   highlighters = buildHighlighters();
+}
+
+// HOST_COLOURS is the number of host colours (--hc0... in app.css).
+const HOST_COLOURS = 8;
+
+// hostClass is the class that gives a host its colour, the same one
+// wherever the host is shown (the column, the host picker).
+export function hostClass(host) {
+  let h = 2166136261;
+  for (let i = 0; i < host.length; i++) h = Math.imul(h ^ host.charCodeAt(i), 16777619);
+  return "hc" + ((h >>> 0) % HOST_COLOURS);
 }
 
 // addLine shows one line event ({line, time, level, source, ...}).
@@ -37,9 +52,12 @@ export function addLine(ev) {
   pushItem({ kind: "line", ev });
 }
 
-// addGap shows a gap marker: n lines missed (-1: an unknown number).
-export function addGap(n, src) {
-  pushItem({ kind: "gap", text: (n >= 0 ? n.toLocaleString() + " lines missed" : "An unknown number of lines missed") + src, missed: n });
+// addGap shows a gap marker where it came in the stream: n lines missed
+// (-1: an unknown number), from where ({host, source}, each optional).
+export function addGap(n, where = {}) {
+  const host = where.host ? String(where.host) : "", source = where.source ? String(where.source) : "";
+  const from = host ? " from " + host + (source ? "/" + source : "") : source ? " from " + source : "";
+  pushItem({ kind: "gap", text: (n >= 0 ? n.toLocaleString() + " lines missed" : "An unknown number of lines missed"), from, missed: n, host, source });
 }
 
 // addNote shows a note of the page's own (a lost connection, an ended
@@ -133,30 +151,40 @@ function levelOf(l) {
   }
 }
 
+function span(cls, text) {
+  const s = document.createElement("span");
+  s.className = cls;
+  s.textContent = text;
+  return s;
+}
+
 function renderItem(it) {
   const div = document.createElement("div");
   if (it.kind !== "line") {
     div.className = "row " + it.kind;
-    div.textContent = it.text;
-    if (it.kind === "gap") div.setAttribute("role", "note");
+    let text = it.text;
+    if (it.kind === "gap") {
+      div.setAttribute("role", "note");
+      div.title = it.text + it.from;
+      if (it.host && cols.hosts) {
+        // Where it happened in the host and source columns, as the
+        // lines around it show theirs (under an empty time).
+        div.appendChild(span("t", ""));
+        div.appendChild(span("h " + hostClass(it.host), it.host));
+        if (it.source) div.appendChild(span("s", it.source));
+      } else text += it.from;
+    }
+    div.appendChild(document.createTextNode(text));
     return div;
   }
   const ev = it.ev;
   div.className = "row lv-" + levelOf(ev.level);
-  const t = document.createElement("span");
-  t.className = "t";
-  t.textContent = fmtTime(ev.time);
-  div.appendChild(t);
-  if (multi && ev.source) {
-    const s = document.createElement("span");
-    s.className = "s";
-    s.textContent = ev.source;
-    div.appendChild(s);
-  }
+  div.appendChild(span("t", fmtTime(ev.time)));
+  if (cols.hosts && ev.host) div.appendChild(span("h " + hostClass(String(ev.host)), String(ev.host)));
+  if (cols.sources && ev.source) div.appendChild(span("s", String(ev.source)));
   if (ev.identifier || ev.unit) {
     // A journal entry: who logged it, as journalctl shows it.
-    const j = document.createElement("span");
-    j.className = "j";
+    const j = span("j", "");
     const who = ev.identifier || ev.unit;
     j.textContent = who + (ev.pid ? "[" + ev.pid + "]" : "") + (ev.unit && ev.unit !== who ? " " + ev.unit : "");
     j.title = (ev.unit ? "unit " + ev.unit + "\n" : "") + (ev.identifier ? "identifier " + ev.identifier + "\n" : "") +

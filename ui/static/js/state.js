@@ -1,21 +1,32 @@
 // The view's state, which the page's URL holds, so that a link (or a reload)
-// reproduces the view: which view, sources, metrics source, filters, history
-// size, time range, wrap and times. Also what that state asks of the agent
-// as query parameters (the filters and the time range).
+// reproduces the view: which view, hosts (the hub's page), sources, metrics
+// source, filters, history size, time range, wrap and times. Also what that
+// state asks of the server as query parameters (the filters and the time
+// range). Both pages use it: on the agent's page sources are names ticked
+// in the panel; on the hub's, hosts and sources are lists of globs.
 
 export const DEFAULT_TAIL = 200;
 
 export const st = {
-  view: "logs", sources: null, metric: "",
+  view: "logs", hosts: null, sources: null, metric: "",
   q: "", re: "", not: "", level: "", tail: DEFAULT_TAIL,
   range: "", since: "", until: "", // the time range: "" live, 15m/1h/24h, or custom since/until
   wrap: false, times: true,
 };
 
+// caps are what the server reads beside the live stream: range, its past
+// by time (since=, until=). An agent has it; a hub says so (see fleet.js).
+// Without it the range in st stays in the URL but is not asked for.
+export const caps = { range: true };
+
+// list reads a comma list (of names or globs).
+export const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
+
 export function readURL() {
   const p = new URLSearchParams(location.search);
   st.view = p.get("view") === "metrics" ? "metrics" : "logs";
-  st.sources = p.has("sources") ? p.get("sources").split(",").filter(Boolean) : null;
+  st.hosts = p.has("hosts") ? list(p.get("hosts")) : null;
+  st.sources = p.has("sources") ? list(p.get("sources")) : null;
   st.metric = p.get("metric") || "";
   st.q = p.get("q") || "";
   st.re = p.get("re") || "";
@@ -33,6 +44,7 @@ export function readURL() {
 export function writeURL() {
   const p = new URLSearchParams();
   if (st.view !== "logs") p.set("view", st.view);
+  if (st.hosts) p.set("hosts", st.hosts.join(","));
   if (st.sources) p.set("sources", st.sources.join(","));
   if (st.metric) p.set("metric", st.metric);
   setFilters(p);
@@ -55,6 +67,7 @@ export function setFilters(p) {
 
 // setWindow puts the time range in p; false when the view is live only.
 export function setWindow(p) {
+  if (!caps.range) return false;
   if (st.range === "custom") {
     const since = isoOf(st.since), until = isoOf(st.until);
     if (since) p.set("since", since);
@@ -73,4 +86,4 @@ function isoOf(v) {
 }
 
 // A custom range with an end is complete once the agent ends the stream.
-export function windowEnds() { return st.range === "custom" && !!isoOf(st.until); }
+export function windowEnds() { return caps.range && st.range === "custom" && !!isoOf(st.until); }
