@@ -28,6 +28,10 @@ type chain struct {
 	find   *finder // the query's Needle, nil without one
 	gaps   []Item  // to hand out before the next line
 	stopAt bool    // the window's end was passed: no later file can be in it
+	// lead says the line last returned has no time of its own and no
+	// timed line came before it in the read: its Time is the file's
+	// modification time.
+	lead bool
 }
 
 // fileRead is the file a chain is reading.
@@ -39,6 +43,7 @@ type fileRead struct {
 	first     bool  // no line of the file was looked at yet
 	parseFrom int64 // from this offset on, every line's time is read (Until)
 	partial   bool  // the first line is a fragment (read began mid-line)
+	seeked    bool  // the read began after the file's start, past older lines
 	want      int64 // the content size the read expected (plain files)
 }
 
@@ -51,6 +56,9 @@ type Line struct {
 	Text     []byte
 	Time     time.Time
 	Cut      int // the line's full length when Text holds only its start
+	// NoTime says the line carries no time of its own: Time is the time
+	// of the timed line before it, or the file's modification time.
+	NoTime bool
 }
 
 // next returns the next line of the chain, or a gap, or ok == false at the
@@ -102,7 +110,7 @@ func (c *chain) next() (l Line, gap *Item, ok bool) {
 // consider applies the window and the filter to one line.
 func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 	q, fr := c.q, c.cur
-	parsed := false
+	parsed, noTime, lead := false, false, false
 	var t time.Time
 	parse := func() {
 		if parsed {
@@ -114,15 +122,22 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 			t = pt
 			return
 		}
+		noTime = true
 		if c.find != nil && fr.inWindow {
 			if pt, ok := fr.sc.lookBack(c.clock); ok && pt.After(c.last) {
 				c.last = pt
 			}
 		}
-		if c.last.IsZero() {
-			t = fr.f.ModTime
-		} else {
+		switch {
+		case !c.last.IsZero():
 			t = c.last
+		case fr.seeked && !q.Since.IsZero():
+			// Right after a seek point: the lines before it are older
+			// than Since, so is this one, which takes their time.
+			t = q.Since.Add(-time.Nanosecond)
+		default:
+			t = fr.f.ModTime
+			lead = true
 		}
 	}
 	if !fr.inWindow && !q.Since.IsZero() {
@@ -155,7 +170,8 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 		c.count++
 		return Line{}, false, false
 	}
-	return Line{File: fr.f.Path, Dev: fr.f.Dev, Ino: fr.f.Ino, End: end, Text: text, Time: t, Cut: cut}, true, false
+	c.lead = lead
+	return Line{File: fr.f.Path, Dev: fr.f.Dev, Ino: fr.f.Ino, End: end, Text: text, Time: t, Cut: cut, NoTime: noTime}, true, false
 }
 
 // open starts reading a file, or skips it when its range or its times put
@@ -197,6 +213,7 @@ func (c *chain) open(f *File) {
 	if f.Compression == Plain && from > rg.From {
 		readFrom = from - 1 // see whether from starts a line
 		fr.partial = true
+		fr.seeked = true
 	}
 	o, err := openAt(f, readFrom, to)
 	if err != nil {
