@@ -50,6 +50,10 @@ type Agent struct {
 	ctx     context.Context
 	started atomic.Bool // every source of the first config has started
 	up      uplink      // the fleet publishers (agent/fleet.go)
+	// warmSlots lets one file source at a time bring its count index up
+	// to date, so that an agent of many sources never reads all their
+	// histories at once.
+	warmSlots chan struct{}
 
 	// Hooks for the service manager (systemd), all optional.
 	OnReady  func()
@@ -76,7 +80,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &Agent{log: log, running: make(map[string]*producer), tel: newTelemetry()}
+	a := &Agent{log: log, running: make(map[string]*producer), tel: newTelemetry(), warmSlots: make(chan struct{}, 1)}
 	a.cfg.Store(cfg)
 	pol, err := policyOf(cfg)
 	if err != nil {
@@ -406,6 +410,7 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 		MaxLineBytes: cfg.Stream.MaxLineBytes,
 		Prefill:      cfg.Stream.ReplayLines,
 		StateDir:     cfg.StateDir,
+		WarmSlots:    a.warmSlots,
 		Logger:       log,
 	})
 	if err != nil {

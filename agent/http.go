@@ -29,6 +29,9 @@ func (a *Agent) routes() http.Handler {
 	authed.GET("/stream/:source", g.GrantSources, streams)
 	authed.GET("/download/:source", g.GrantSources, gin.WrapH(a.hub.Download()))
 	authed.GET("/api/sources", a.apiSources)
+	authed.GET("/api/counts", g.GrantSources, func(c *gin.Context) {
+		a.hub.ServeCounts(c.Writer, c.Request, web.GrantOf(c).Allows)
+	})
 	r.GET("/metrics", g.MetricsAuth, a.metrics)
 	authed.POST("/api/session", g.Login)
 	r.GET("/", g.Page(ui.Page))

@@ -10,7 +10,9 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/gin-gonic/gin"
 
+	"edgetail/event"
 	"edgetail/stream"
+	"edgetail/timeline"
 )
 
 // telemetry is the agent's own Prometheus metrics. VictoriaMetrics/metrics
@@ -72,6 +74,15 @@ func (a *Agent) writeSourceMetrics(w io.Writer) {
 	metric("edgetail_lines_read_total", "counter", "Lines read per source.")
 	for _, s := range stats {
 		fmt.Fprintf(w, "edgetail_lines_read_total{source=%q} %d\n", s.Name, s.Lines)
+	}
+	metric("edgetail_events_total", "counter", "Events committed per log source and level (none: no level recognised).")
+	for _, s := range stats {
+		if s.Kind == stream.KindMetrics {
+			continue
+		}
+		for lv, n := range s.Levels {
+			fmt.Fprintf(w, "edgetail_events_total{source=%q,level=%q} %d\n", s.Name, timeline.LevelName(event.Level(lv)), n)
+		}
 	}
 	metric("edgetail_clients", "gauge", "Open streams per source.")
 	for _, s := range stats {

@@ -25,6 +25,8 @@ type Event struct {
 	Source string
 	File   string
 	Time   time.Time
+	NoTime bool      // Time is not the line's own: see Line.NoTime
+	Read   time.Time // when the producer read it: the start of its delivery latency
 	// Key is the durable id sent in `id:` instead of ID; nil: ID is sent.
 	Key []byte
 	// Journal holds a journal entry's own fields; nil for other sources.

@@ -14,7 +14,14 @@ import "time"
 type Line struct {
 	File string
 	Text []byte // without its newline; read-only once handed over
-	Time time.Time
+	// Time is the line's own time (the one reads of the past use) when it
+	// carries one; else, with NoTime set, the time it was read (live) or
+	// the time of the timed line before it (read from disk).
+	Time   time.Time
+	NoTime bool
+	// Read is when the producer read the line, when it differs from Time
+	// (zero: Time): what the pipeline's latency is measured from.
+	Read time.Time
 	Cut  int // when > 0, the line's full length: Text holds only its start
 	// Key is the line's durable id as sent in `id:`; nil: the source
 	// numbers it (in-run ids). Printable ASCII, no spaces; never starts

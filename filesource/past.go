@@ -22,6 +22,7 @@ import (
 type filePast struct {
 	t       *tailer.Tailer
 	pos     *history.Positions
+	index   *history.Index // the count index of the source's files
 	maxLine int
 	log     *zap.Logger
 }
@@ -29,6 +30,7 @@ type filePast struct {
 var (
 	_ stream.Past       = (*filePast)(nil)
 	_ stream.KeyChecker = (*filePast)(nil)
+	_ stream.Counter    = (*filePast)(nil)
 )
 
 // tables numbers the position tables of this process, so that two sources
@@ -118,11 +120,51 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 					key = kbuf[start:len(kbuf):len(kbuf)]
 				}
 			}
-			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
+			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, NoTime: l.NoTime, Cut: l.Cut, Key: key})
 		}
 		if keys != nil {
 			_ = keys.Flush() // the keys' checkpoints before the lines leave
 		}
 		return emit(stream.PastItem{Lines: lines})
 	})
+}
+
+// CountPast implements stream.Counter: the files' lines up to Through,
+// counted by the reader of the past (history.Count), the whole minutes of
+// a count without a text filter from the count index. A grouping of lines
+// into events done by that reader is counted the same way: one per event.
+func (p *filePast) CountPast(ctx context.Context, q stream.CountQuery) ([]string, error) {
+	b, err := p.pos.Bounds(nil, q.Through)
+	if err != nil {
+		return nil, err
+	}
+	return history.Count(ctx, p.countQuery(b, q.Match, q.Contains, q.MinLevel), q.Counts)
+}
+
+// countQuery is the history count of the source's files within b.
+func (p *filePast) countQuery(b *history.Bounds, match func(*event.Line) bool, needle []byte, minLevel event.Level) history.CountQuery {
+	var lv stream.Levels
+	hq := history.CountQuery{
+		Query: history.Query{Files: p.paths(), Range: b.CountRange, MaxLineBytes: p.maxLine, Needle: needle},
+		Level: func(text []byte) event.Level { return lv.Of(text, event.LevelUnknown) }, MinLevel: minLevel,
+		Index: p.index,
+	}
+	if match != nil {
+		var l event.Line
+		hq.Match = func(text []byte) bool {
+			l.Text = text
+			return match(&l)
+		}
+	}
+	return hq
+}
+
+// warm brings the count index of every file of the source up to what has
+// been committed (through), so that a count finds it made.
+func (p *filePast) warm(ctx context.Context, through []byte) error {
+	b, err := p.pos.Bounds(nil, through)
+	if err != nil {
+		return err
+	}
+	return p.index.Warm(ctx, p.countQuery(b, nil, nil, event.LevelUnknown))
 }

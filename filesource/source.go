@@ -6,7 +6,9 @@
 package filesource
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,18 +33,23 @@ type Options struct {
 	// Prefill is how many last lines per file fill the replay buffer at
 	// start; 0: none.
 	Prefill int
-	// StateDir keeps the table of known files that makes ids durable;
-	// "": ids are durable within this run only.
+	// StateDir keeps the table of known files that makes ids durable, and
+	// the count index (counts-NAME/); "": ids are durable within this run
+	// only, and the count index is kept in memory.
 	StateDir string
-	Logger   *zap.Logger
+	// WarmSlots, when set, bounds the count index warm-ups running at
+	// once across the sources that share it (one slot each).
+	WarmSlots chan struct{}
+	Logger    *zap.Logger
 }
 
 // Source follows one file source's files into its stream source.
 type Source struct {
-	o   Options
-	t   *tailer.Tailer
-	pos *history.Positions
-	log *zap.Logger
+	o    Options
+	t    *tailer.Tailer
+	pos  *history.Positions
+	past *filePast
+	log  *zap.Logger
 }
 
 // New builds the source's tailer and loads its table of known files; it
@@ -71,8 +78,24 @@ func New(o Options) (*Source, error) {
 		}
 		s.log.Info("position table written again")
 	}
-	o.Stream.SetPast(&filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, log: o.Logger})
+	s.past = &filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, log: o.Logger}
+	s.past.index = newIndex(o.StateDir, o.Stream.Name(), o.Logger)
+	o.Stream.SetPast(s.past)
 	return s, nil
+}
+
+// newIndex returns the source's count index, kept in the state directory
+// (in memory without one).
+func newIndex(stateDir, source string, log *zap.Logger) *history.Index {
+	dir := ""
+	if stateDir != "" {
+		dir = filepath.Join(stateDir, "counts-"+source)
+	}
+	ix, err := history.NewIndex(dir, "")
+	if err != nil {
+		log.Warn("no count index directory: the index is kept in memory", zap.String("dir", dir), zap.Error(err))
+	}
+	return ix
 }
 
 // Tailer returns the source's tailer, for its files and counters.
@@ -84,9 +107,18 @@ func (s *Source) Tailer() *tailer.Tailer { return s.t }
 func (s *Source) Started() <-chan struct{} { return s.t.Started() }
 
 // Run follows the files until ctx is done, then saves the offsets reached,
-// so that a restart knows them.
+// so that a restart knows them. Beside it, the count index is kept warm;
+// Run returns once both have stopped.
 func (s *Source) Run(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		s.keepWarm(wctx, s.past)
+	}()
 	err := s.t.Run(ctx, &sink{src: s.o.Stream, pos: s.pos})
+	cancel()
+	<-warmed
 	if serr := s.pos.Save(); serr != nil {
 		s.log.Warn("saving the position table", zap.Error(serr))
 	}
@@ -108,12 +140,14 @@ var _ tailer.Sink = (*sink)(nil)
 
 func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
 	keys, lines := s.keys[:0], s.lines[:0]
+	clock := history.Clock{Now: time.Now()} // the year of syslog times
 	for i := range b.Lines {
 		l := &b.Lines[i]
 		start := len(keys)
 		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
 			l.Key = keys[start:len(keys):len(keys)]
 		}
+		ownTime(&l.Line, clock)
 		lines = append(lines, l.Line)
 	}
 	if cap(keys) <= 1<<20 { // a huge batch's buffers are not kept
@@ -133,3 +167,19 @@ func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
 }
 
 func (s *sink) Patience() time.Duration { return s.src.Patience() }
+
+// ownTime gives a line the time it carries, read as a read of the past
+// reads it (from its first line), so that the live event and the same
+// line read from disk have one time; a line without one keeps the time it
+// was read, marked NoTime.
+func ownTime(l *event.Line, c history.Clock) {
+	text := l.Text
+	if i := bytes.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i]
+	}
+	if t, ok := history.ParseTime(text, c); ok {
+		l.Read, l.Time = l.Time, t
+	} else {
+		l.NoTime = true
+	}
+}

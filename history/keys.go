@@ -421,6 +421,26 @@ func (b *Bounds) Range(f *File) Range {
 	return r
 }
 
+// CountRange is Range for a count, which reads from the files' starts
+// and keys nothing: a known file up to its offset in through, a followed
+// file the source has not read by through not at all (its lines are not
+// committed yet), any other file whole. Unlike Range it adds no file to
+// the table.
+func (b *Bounds) CountRange(f *File) Range {
+	i, known := b.index(f)
+	switch {
+	case !known:
+		return Range{To: -1, Skip: f.Current && b.through != nil}
+	case b.through != nil && b.files[i].seen:
+		off, ok := b.through[i]
+		if !ok || off <= 0 {
+			return Range{Skip: true}
+		}
+		return Range{To: off}
+	}
+	return Range{To: -1}
+}
+
 // register adds a sibling the source never followed to the table, as Past.
 func (b *Bounds) register(f *File) (int, bool) {
 	fp, ok := fingerprintFile(f, minFingerprint)

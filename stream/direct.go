@@ -96,7 +96,7 @@ func (d *directWriter) write(h *Hub, c *client) {
 	b := append(d.buf[:0], make([]byte, chunkRoom)...)
 	var oldest time.Time
 	if len(d.events) > 0 {
-		oldest = d.events[0].Time
+		oldest = d.events[0].Read
 	}
 	for i, e := range d.events {
 		// Holding c.writing makes this goroutine the client's writer for

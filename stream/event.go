@@ -88,7 +88,11 @@ func appendJSON(b []byte, e *event.Event) []byte {
 	b = sse.AppendJSONString(b, []byte(e.File))
 	b = append(b, `,"time":"`...)
 	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","level":"`...)
+	if e.NoTime {
+		b = append(b, `","no_time":true,"level":"`...)
+	} else {
+		b = append(b, `","level":"`...)
+	}
 	b = append(b, e.Level.String()...)
 	b = append(b, `","line":`...)
 	b = sse.AppendJSONString(b, e.Line)

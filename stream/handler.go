@@ -272,7 +272,7 @@ func (h *Hub) loop(sk sink, clientGone <-chan struct{}, wait func() string, sub 
 		batch, dropped, ended = c.take(batch[:0])
 		var oldest time.Time
 		if len(batch) > 0 {
-			oldest = batch[0].Time
+			oldest = batch[0].Read
 		}
 		for i, e := range batch {
 			c.writeEvent(sw, e)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"edgetail/sse"
+	"edgetail/timeline"
 
 	"go.uber.org/zap"
 )
@@ -332,6 +333,9 @@ type SourceStats struct {
 	Clients     int        `json:"clients"`
 	Lines       uint64     `json:"lines"`
 	LastEventID string     `json:"last_event_id"`
+	// Levels are the events committed per level (indexed by event.Level),
+	// for /metrics.
+	Levels [timeline.Levels]uint64 `json:"-"`
 }
 
 // Stats reports every source, sorted by name.
@@ -340,7 +344,7 @@ func (h *Hub) Stats() []SourceStats {
 	defer h.mu.Unlock()
 	out := make([]SourceStats, 0, len(h.sources))
 	for _, s := range h.sources {
-		st := SourceStats{Name: s.name, Kind: s.kind, Clients: s.nclients, Lines: s.lines.Load()}
+		st := SourceStats{Name: s.name, Kind: s.kind, Clients: s.nclients, Lines: s.lines.Load(), Levels: s.LevelCounts()}
 		if s.lastKey != nil {
 			st.LastEventID = string(s.lastKey)
 		} else if id := s.lastID.Load(); id > s.base {

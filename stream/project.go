@@ -25,7 +25,7 @@ func projectFields(e *event.Event, fields []string) *event.Event {
 	if err != nil {
 		return e
 	}
-	p := &event.Event{ID: e.ID, G: e.G, Kind: e.Kind, Source: e.Source, Time: e.Time}
+	p := &event.Event{ID: e.ID, G: e.G, Kind: e.Kind, Source: e.Source, Time: e.Time, Read: e.Read}
 	p.Frame, p.Line = metricFrame(p.ID, sample)
 	return p
 }

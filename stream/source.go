@@ -10,6 +10,7 @@ import (
 	"edgetail/event"
 	"edgetail/query"
 	"edgetail/sse"
+	"edgetail/timeline"
 )
 
 // Source is one named stream: its replay buffer, its filter groups, and the
@@ -39,6 +40,7 @@ type Source struct {
 	watchers atomic.Int64             // nclients, read by the producer without the lock
 	lines    atomic.Uint64
 	lastID   atomic.Uint64
+	levels   [timeline.Levels]atomic.Uint64 // events committed per level
 }
 
 // Name returns the source's name.
@@ -126,6 +128,7 @@ func (s *Source) publish(ctx context.Context, lines []event.Line) error {
 	}
 	events := s.encode(lines, true)
 	s.hub.opts.Observer.Batch(len(events))
+	s.countLevels(events)
 	var groups []*group
 	if p := s.snap.Load(); p != nil {
 		groups = *p
@@ -171,7 +174,10 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 		e.Journal = l.Journal
 		e.Source = s.name
 		e.File = l.File
-		e.Time = l.Time
+		e.Time, e.NoTime, e.Read = l.Time, l.NoTime, l.Read
+		if e.Read.IsZero() {
+			e.Read = l.Time
+		}
 		start := len(buf)
 		buf = appendID(buf, e)
 		buf = append(buf, "data: "...)
@@ -210,6 +216,20 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 	return events
 }
 
+// countLevels adds a batch's events to the source's counts per level: one
+// atomic add per level present, not per event.
+func (s *Source) countLevels(events []event.Event) {
+	var per [timeline.Levels]uint64
+	for i := range events {
+		per[events[i].Level]++
+	}
+	for lv, n := range per {
+		if n != 0 {
+			s.levels[lv].Add(n)
+		}
+	}
+}
+
 // frameSpan is where one event's frame and line sit in a batch's buffer.
 type frameSpan struct{ start, line, end int }
 
@@ -218,7 +238,7 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 	s.seq++
 	events := make([]event.Event, 1)
 	e := &events[0]
-	e.ID, e.Kind, e.Source, e.Time = s.base+s.seq, event.KindMetric, s.name, t
+	e.ID, e.Kind, e.Source, e.Time, e.Read = s.base+s.seq, event.KindMetric, s.name, t, t
 	e.Frame, e.Line = metricFrame(e.ID, sample)
 	s.commit(events, nil)
 	s.direct.flush(s.hub)

@@ -36,7 +36,7 @@ func TestLayering(t *testing.T) {
 			t.Errorf("%s imports the fan-out hub", p)
 		}
 	}
-	leaves := map[string]bool{"edgetail/event": true, "edgetail/sse": true, "edgetail/queue": true, "edgetail/query": true}
+	leaves := map[string]bool{"edgetail/event": true, "edgetail/sse": true, "edgetail/queue": true, "edgetail/query": true, "edgetail/timeline": true}
 	for l := range leaves {
 		for _, d := range deps[l] {
 			if !leaves[d] {
