@@ -391,7 +391,7 @@ func TestCountsBadParametersAre400(t *testing.T) {
 		"until=nope":                     "until",
 		"since=1h&until=2h":              "before",
 		"tail=5":                         "parameter",
-		"re=(":                          "re",
+		"re=(":                           "re",
 		"level=loud":                     "level",
 		"sources=host":                   "metrics",
 		"sources=app&unit=nginx.service": "journal",
