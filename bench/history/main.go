@@ -2,7 +2,11 @@
 // since= window over rotated plain logs with a q= filter that matches one
 // line in 1,000, beside `grep -F -c` on the same files in the same run, and
 // the same over gzipped siblings beside `zgrep -c`. It reports MB/s and the
-// agent's peak RSS above its idle RSS.
+// agent's peak RSS above its idle RSS. It also times the counts of the
+// timeline (issue 21) over the same window: GET /api/counts with no text
+// filter (the count index, made by the agent's warm-up, whose time and RSS
+// it reports too) and with the needle as q= (read with the needle skip),
+// beside `grep -c ”` and `grep -F -c` (zgrep for the gzipped files).
 //
 //	go run ./bench/history -edgetail ./edgetail [-mb 1024] [-gzmb 256] [-out FILE]
 //
@@ -52,6 +56,7 @@ func main() {
 	var rep strings.Builder
 	fmt.Fprintf(&rep, "# History read benchmark\n\n%s, %d cores; needle matches 1 line in 1,000.\n\n", time.Now().UTC().Format(time.RFC3339), numCPU())
 	fmt.Fprintf(&rep, "| data | tool | lines matched | seconds | MB/s | peak RSS above idle |\n|---|---|---|---|---|---|\n")
+	var counts strings.Builder
 	for _, set := range []struct {
 		name, dir   string
 		files       []string
@@ -63,14 +68,27 @@ func main() {
 		{"gz", gz, gfiles, glines, gmatch, "zgrep", int64(*gzmb) << 20},
 	} {
 		// grep first and last: the page cache is warm for both tools.
-		g1 := runGrep(set.grep, set.files, set.want)
-		e, peak := runAgent(*bin, tmp, set.dir, base, set.want)
-		g2 := runGrep(set.grep, set.files, set.want)
-		g := min(g1, g2)
+		g1 := runGrep(set.grep, set.files, set.want, needle)
+		ga1 := runGrep(set.grep, set.files, set.lines, "")
+		r := runAgent(*bin, tmp, set.dir, base, set.want, set.lines)
+		g2 := runGrep(set.grep, set.files, set.want, needle)
+		ga2 := runGrep(set.grep, set.files, set.lines, "")
+		g, ga := min(g1, g2), min(ga1, ga2)
 		mbs := func(d time.Duration) float64 { return float64(set.bytes) / (1 << 20) / d.Seconds() }
+		mb := func(n uint64) float64 { return float64(n) / (1 << 20) }
 		fmt.Fprintf(&rep, "| %s %d MB | `%s -F -c` | %d | %.2f | %.0f | |\n", set.name, set.bytes>>20, set.grep, set.want, g.Seconds(), mbs(g))
-		fmt.Fprintf(&rep, "| %s %d MB | edgetail since= q= | %d | %.2f | %.0f (%.2fx) | %.1f MB |\n", set.name, set.bytes>>20, set.want, e.Seconds(), mbs(e), g.Seconds()/e.Seconds(), float64(peak)/(1<<20))
+		fmt.Fprintf(&rep, "| %s %d MB | edgetail since= q= | %d | %.2f | %.0f (%.2fx) | %.1f MB |\n", set.name, set.bytes>>20, set.want, r.read.Seconds(), mbs(r.read), g.Seconds()/r.read.Seconds(), mb(r.readPeak))
+		if counts.Len() == 0 {
+			fmt.Fprintf(&counts, "\n## Counts over time (issue 21)\n\nGET /api/counts over the whole window (the since= window of the read above, default step), beside grep counting the same lines in the same run. The count index is made by the agent's warm-up after it starts; its time is the first row of each set (a count before it ends reads the files instead).\n\n")
+			fmt.Fprintf(&counts, "| data | tool | lines counted | seconds | MB/s | peak RSS above idle |\n|---|---|---|---|---|---|\n")
+		}
+		fmt.Fprintf(&counts, "| %s %d MB | edgetail count index warm-up | %d | %.2f | %.0f | %.1f MB |\n", set.name, set.bytes>>20, set.lines, r.warm.Seconds(), mbs(r.warm), mb(r.warmPeak))
+		fmt.Fprintf(&counts, "| %s %d MB | `%s -c ''` | %d | %.2f | %.0f | |\n", set.name, set.bytes>>20, set.grep, set.lines, ga.Seconds(), mbs(ga))
+		fmt.Fprintf(&counts, "| %s %d MB | edgetail counts, no filter | %d | %.3f | %.0f (%.0fx) | %.1f MB |\n", set.name, set.bytes>>20, set.lines, r.all.Seconds(), mbs(r.all), ga.Seconds()/r.all.Seconds(), mb(r.allPeak))
+		fmt.Fprintf(&counts, "| %s %d MB | `%s -F -c` | %d | %.2f | %.0f | |\n", set.name, set.bytes>>20, set.grep, set.want, g.Seconds(), mbs(g))
+		fmt.Fprintf(&counts, "| %s %d MB | edgetail counts q= | %d | %.2f | %.0f (%.2fx) | %.1f MB |\n", set.name, set.bytes>>20, set.want, r.q.Seconds(), mbs(r.q), g.Seconds()/r.q.Seconds(), mb(r.qPeak))
 	}
+	rep.WriteString(counts.String())
 	fmt.Print(rep.String())
 	if *out != "" {
 		check(os.WriteFile(*out, []byte(rep.String()), 0o644))
@@ -119,9 +137,13 @@ func generate(dir string, size int64, base time.Time, compress bool) ([]string, 
 	return names, n, matches
 }
 
-func runGrep(tool string, files []string, want int) time.Duration {
+func runGrep(tool string, files []string, want int, pattern string) time.Duration {
 	start := time.Now()
-	out, _ := exec.Command(tool, append([]string{"-F", "-c", needle}, files...)...).Output()
+	args := []string{"-c", ""}
+	if pattern != "" {
+		args = []string{"-F", "-c", pattern}
+	}
+	out, _ := exec.Command(tool, append(args, files...)...).Output()
 	d := time.Since(start)
 	total := 0
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -132,18 +154,28 @@ func runGrep(tool string, files []string, want int) time.Duration {
 		total += n
 	}
 	if total != want {
-		fmt.Fprintf(os.Stderr, "%s counted %d, want %d\n", tool, total, want)
+		fmt.Fprintf(os.Stderr, "%s %q counted %d, want %d\n", tool, pattern, total, want)
 	}
 	return d
 }
 
-// runAgent starts edgetail on dir's app.log, reads the whole window with
-// the needle as q=, and returns the time and the peak RSS above idle.
-func runAgent(bin, tmp, dir string, base time.Time, want int) (time.Duration, uint64) {
+// agentRun is what runAgent measured: durations and peak RSS above the
+// RSS before each phase.
+type agentRun struct {
+	warm, read, all, q                 time.Duration
+	warmPeak, readPeak, allPeak, qPeak uint64
+}
+
+// runAgent starts edgetail on dir's app.log, waits for its count index
+// warm-up, reads the whole window with the needle as q=, then counts it
+// with no filter and with the needle, and returns the times and the peak
+// RSS of each phase above the RSS before it.
+func runAgent(bin, tmp, dir string, base time.Time, want, lines int) agentRun {
+	var r agentRun
 	cfg := filepath.Join(tmp, "edgetail.yaml")
 	check(os.WriteFile(cfg, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstate_dir: %s\nstream:\n  replay_lines: 1000\nsources:\n  - name: app\n    files: [%s]\n",
 		filepath.Join(tmp, "state-"+filepath.Base(dir)), filepath.Join(dir, "app.log"))), 0o644))
-	cmd := exec.Command(bin, "-config", cfg)
+	cmd := exec.Command(bin, "-config", cfg, "-log-level", "debug")
 	stderr, err := cmd.StderrPipe()
 	check(err)
 	check(cmd.Start())
@@ -151,13 +183,27 @@ func runAgent(bin, tmp, dir string, base time.Time, want int) (time.Duration, ui
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
+	pid := cmd.Process.Pid
 	addr := make(chan string, 1)
+	warmed := make(chan time.Duration, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "listening" {
+			var m struct {
+				Msg, Addr string
+				Took      float64 // seconds
+			}
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			switch m.Msg {
+			case "listening":
 				addr <- m.Addr
+			case "count index up to date":
+				select {
+				case warmed <- time.Duration(m.Took * float64(time.Second)):
+				default:
+				}
 			}
 		}
 	}()
@@ -171,29 +217,84 @@ func runAgent(bin, tmp, dir string, base time.Time, want int) (time.Duration, ui
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	ready := status(pid, "VmRSS:")
+	resetPeak(pid)
+	select {
+	case r.warm = <-warmed:
+	case <-time.After(10 * time.Minute):
+		fmt.Fprintln(os.Stderr, "no count index warm-up within 10 minutes")
+	}
+	r.warmPeak = rise(pid, ready)
 	time.Sleep(500 * time.Millisecond)
-	idle := status(cmd.Process.Pid, "VmRSS:")
-	q := url.Values{"since": {base.Add(-time.Minute).Format(time.RFC3339)}, "until": {time.Now().Format(time.RFC3339)}, "q": {needle}}
+
+	window := url.Values{"since": {base.Add(-time.Minute).Format(time.RFC3339)}, "until": {time.Now().Format(time.RFC3339)}}
+	q := url.Values{"q": {needle}}
+	for k, v := range window {
+		q[k] = v
+	}
+	idle := status(pid, "VmRSS:")
+	resetPeak(pid)
 	start := time.Now()
-	r, err := http.Get(u + "/stream/app?" + q.Encode())
+	resp, err := http.Get(u + "/stream/app?" + q.Encode())
 	check(err)
 	got := 0
-	sc := bufio.NewScanner(r.Body)
+	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "data: ") {
 			got++
 		}
 	}
-	r.Body.Close()
-	d := time.Since(start)
+	resp.Body.Close()
+	r.read = time.Since(start)
 	if got != want {
 		fmt.Fprintf(os.Stderr, "edgetail sent %d lines, want %d\n", got, want)
 	}
-	peak := status(cmd.Process.Pid, "VmHWM:")
-	if peak < idle {
-		return d, 0
+	r.readPeak = rise(pid, idle)
+
+	r.all, r.allPeak = timeCount(u, pid, window, lines)
+	r.q, r.qPeak = timeCount(u, pid, q, want)
+	return r
+}
+
+// timeCount times one GET /api/counts and checks its total.
+func timeCount(u string, pid int, q url.Values, want int) (time.Duration, uint64) {
+	time.Sleep(300 * time.Millisecond)
+	idle := status(pid, "VmRSS:")
+	resetPeak(pid)
+	start := time.Now()
+	resp, err := http.Get(u + "/api/counts?" + q.Encode())
+	check(err)
+	var ans struct {
+		Buckets  []struct{ Count int }
+		Problems []string
 	}
-	return d, peak - idle
+	err = json.NewDecoder(resp.Body).Decode(&ans)
+	resp.Body.Close()
+	d := time.Since(start)
+	check(err)
+	total := 0
+	for _, b := range ans.Buckets {
+		total += b.Count
+	}
+	if total != want || len(ans.Problems) > 0 {
+		fmt.Fprintf(os.Stderr, "edgetail counted %d (%v), want %d\n", total, ans.Problems, want)
+	}
+	return d, rise(pid, idle)
+}
+
+// resetPeak resets the process's peak RSS (VmHWM), so that the next peak
+// read is of what follows.
+func resetPeak(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// rise is the peak RSS since the last reset above before.
+func rise(pid int, before uint64) uint64 {
+	peak := status(pid, "VmHWM:")
+	if peak < before {
+		return 0
+	}
+	return peak - before
 }
 
 // status reads a kB field of /proc/PID/status, in bytes.
