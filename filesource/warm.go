@@ -62,6 +62,8 @@ func (s *Source) keepWarm(ctx context.Context, p *filePast) {
 			s.log.Warn("count index: some files could not be indexed", zap.Error(err))
 		} else if d := time.Since(start); d > time.Second {
 			s.log.Info("count index up to date", zap.Duration("took", d))
+		} else {
+			s.log.Debug("count index up to date", zap.Duration("took", d))
 		}
 	}
 }

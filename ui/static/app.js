@@ -7,7 +7,8 @@
 // for the view shown: the log view (js/logview.js, with js/filters.js) or the
 // metrics view (js/charts.js). js/state.js keeps the view in the URL,
 // js/sources.js the sources panel, js/auth.js the token prompt,
-// js/agentdisk.js the reads of the past from disk (Download, Load older).
+// js/agentdisk.js the reads of the past from disk (Download, Load older),
+// js/timeline.js the bar chart of counts over time above the log view.
 // The hub's page (fleet.js) is the same log view, filters and reader.
 //
 // Log text is only ever put in the page with textContent / text nodes: lines
@@ -19,7 +20,8 @@ import { st, readURL, writeURL, setFilters, setWindow, windowEnds } from "./js/s
 import { authHeaders, askToken } from "./js/auth.js";
 import { loadSources, selectedLogSources, currentMetric, readTicked, markMetric, haveSources, haveLogSources } from "./js/sources.js";
 import * as logview from "./js/logview.js";
-import { wireFilters } from "./js/filters.js";
+import { wireFilters, setRange } from "./js/filters.js";
+import { wireTimeline, loadTimeline, timelineEvent } from "./js/timeline.js";
 import * as disk from "./js/agentdisk.js";
 import { METRIC_TAIL, addSample, resetSamples, scheduleDraw } from "./js/charts.js";
 
@@ -41,7 +43,7 @@ const logSpec = {
   onEnd: () => logview.addNote("End of the range."),
   onBreak: () => logview.addNote("Connection lost at " + new Date().toLocaleTimeString() + "; reconnecting…"),
   onRefused(reason) { showError("The agent refused this view: " + (reason || "bad request")); },
-  onEvent(type, data) {
+  onEvent(type, data, id) {
     let ev;
     try { ev = JSON.parse(data); } catch (_) { ev = null; }
     if (type === "gap") {
@@ -55,6 +57,7 @@ const logSpec = {
     // says where each source stood): nothing is sent twice, and nothing
     // needs hiding here.
     logview.addLine(ev);
+    timelineEvent(ev, id);
   },
 };
 
@@ -68,6 +71,7 @@ function startLogs(fresh) {
   showError("");
   const srcs = selectedLogSources();
   logview.prepare({ sources: srcs.length > 1 });
+  loadTimeline(srcs, !windowEnds());
   if (!srcs.length) {
     stream.disconnect();
     setConn("offline", haveSources() ? "no source selected" : "no log source");
@@ -76,6 +80,15 @@ function startLogs(fresh) {
   }
   stream.connect(logSpec);
 }
+
+// The timeline's drag or click shows that range: since to until (ms).
+function localTime(ms) {
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  const s = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
+  return d.getMilliseconds() ? s + "." + p(d.getMilliseconds(), 3) : s;
+}
+wireTimeline((since, until) => setRange(localTime(since), localTime(until)));
 
 // ---------------------------------------------------------------- metrics
 let metricName = "";

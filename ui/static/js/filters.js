@@ -82,6 +82,15 @@ function applyRange() {
   onChange();
 }
 $("f-range").addEventListener("change", applyRange);
+
+// setRange shows and applies the custom range from since to until
+// (datetime-local values, local time): the timeline's drag or click.
+export function setRange(since, until) {
+  $("f-range").value = "custom";
+  $("f-since").value = since;
+  $("f-until").value = until;
+  applyRange();
+}
 $("f-since").addEventListener("change", applyRange);
 $("f-until").addEventListener("change", applyRange);
 

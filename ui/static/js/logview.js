@@ -136,13 +136,18 @@ function showWaiting() {
   $("waiting").textContent = paused ? waiting.toLocaleString() + " waiting" : "";
 }
 
+// fmtTime shows an event's time (its own: the one the timeline counts
+// it by), with the date when it is not today's.
 function fmtTime(s) {
   if (!s) return "";
   const d = new Date(s);
   if (isNaN(d)) return "";
   const p = (n, w = 2) => String(n).padStart(w, "0");
-  return p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + "." + p(d.getMilliseconds(), 3);
+  const t = p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + "." + p(d.getMilliseconds(), 3);
+  return d.toDateString() === new Date().toDateString() ? t : p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + t;
 }
+
+const NO_TIME = "This line carries no time of its own: this is when it was read (or, read from disk, the time of the line before it)";
 
 function levelOf(l) {
   switch (l) {
@@ -179,7 +184,12 @@ function renderItem(it) {
   }
   const ev = it.ev;
   div.className = "row lv-" + levelOf(ev.level);
-  div.appendChild(span("t", fmtTime(ev.time)));
+  const te = span("t", fmtTime(ev.time));
+  if (ev.no_time) {
+    te.classList.add("nt");
+    te.title = NO_TIME;
+  }
+  div.appendChild(te);
   if (cols.hosts && ev.host) div.appendChild(span("h " + hostClass(String(ev.host)), String(ev.host)));
   if (cols.sources && ev.source) div.appendChild(span("s", String(ev.source)));
   if (ev.identifier || ev.unit) {

@@ -114,7 +114,8 @@ export async function firstLine(resp) {
 // spec (one per view, handed to connect): build(lastId) -> url; lastId
 //   ("" for a fresh start; kept up to date); lastIdHeader (send Last-Event-ID
 //   as a header too, as EventSource does); final (statuses that are not
-//   retried, [400] by default); onEvent(type, data); onOpen(); onBreak(why);
+//   retried, [400] by default); onEvent(type, data, id) (id: the event's
+//   id, or the last one before it); onOpen(); onBreak(why);
 //   onRefused(reason, status) for a final status; onRetry(reason, status)
 //   for any other non-2xx answer, which is retried (Retry-After honoured);
 //   ends() and onEnd(): a stream that ends while ends() holds is complete,
@@ -223,7 +224,7 @@ export class Stream {
     if (spec.onOpen) spec.onOpen();
     this.armIdle(gen, ctrl);
     const parser = new SSEParser(
-      (type, data, id) => { spec.lastId = id; spec.onEvent(type, data); },
+      (type, data, id) => { spec.lastId = id; spec.onEvent(type, data, id); },
       (ms) => { this.retryHint = ms; },
       spec.lastId,
     );
