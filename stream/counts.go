@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"edgetail/event"
@@ -196,7 +198,7 @@ func (h *Hub) countSources(req *query.Request, allowed func(string) bool) ([]cou
 			}
 			picked = append(picked, s)
 		}
-		sortSources(picked)
+		slices.SortFunc(picked, func(a, b *Source) int { return strings.Compare(a.name, b.name) })
 	} else {
 		for _, n := range req.Sources {
 			s, ok := h.sources[n]
@@ -234,14 +236,6 @@ func (h *Hub) countSources(req *query.Request, allowed func(string) bool) ([]cou
 		out[i] = cs
 	}
 	return out, h.g, nil
-}
-
-func sortSources(s []*Source) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].name < s[j-1].name; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // countSource counts one source into c: through its Counter, else by
