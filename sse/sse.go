@@ -190,18 +190,24 @@ func AppendSafeLines(dst, text []byte) []byte {
 func AppendData(dst []byte, prefix string, text []byte, suffix []byte) []byte {
 	dst = append(dst, "data: "...)
 	dst = append(dst, prefix...)
+	dst = AppendDataLines(dst, text)
+	dst = append(dst, suffix...)
+	return append(dst, '\n')
+}
+
+// AppendDataLines appends text's lines made safe, each after the first
+// starting a data: field of its own: the caller has written the first
+// field's "data: " (and what goes before its line) and ends the last.
+func AppendDataLines(dst, text []byte) []byte {
 	for {
 		i := bytes.IndexByte(text, '\n')
 		if i < 0 {
-			break
+			return AppendSafe(dst, text)
 		}
 		dst = AppendSafe(dst, text[:i])
 		dst = append(dst, "\ndata: "...)
 		text = text[i+1:]
 	}
-	dst = AppendSafe(dst, text)
-	dst = append(dst, suffix...)
-	return append(dst, '\n')
 }
 
 // The stream timings every server of edgetail uses unless configured (the
