@@ -67,10 +67,25 @@ function query() {
   return "/stream?" + p.toString();
 }
 
+// add shows one event. An event of several lines (a stack trace) is one
+// row whose first line shows and whose other lines unfold (a <details>:
+// click, or Enter or space once focused).
 function add(text, cls) {
   const d = document.createElement("div");
   d.className = "line" + (cls ? " " + cls : "");
-  d.textContent = text;
+  const nl = text.indexOf("\n");
+  if (nl < 0) {
+    d.textContent = text;
+  } else {
+    const det = document.createElement("details");
+    const sum = document.createElement("summary");
+    sum.textContent = text.slice(0, nl);
+    const more = document.createElement("div");
+    more.className = "more";
+    more.textContent = text.slice(nl + 1);
+    det.append(sum, more);
+    d.append(det);
+  }
   const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   log.append(d);
   while (log.childElementCount > maxLines) log.firstElementChild.remove();
