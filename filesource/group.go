@@ -78,6 +78,11 @@ func (g *grouping) add(lines []tailer.Line, now time.Time) {
 			}
 			g.lastK, g.lastP = k, p
 		}
+		if last, ok := p.LastLine(); ok && l.End > 0 && l.End < last.End {
+			// The file was truncated (copytruncate) under its open
+			// event: what follows is not its continuation.
+			p.Flush(g.emit)
+		}
 		p.Add(*l, l.Text, now, g.emit)
 	}
 }

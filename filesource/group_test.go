@@ -112,3 +112,32 @@ func TestGroupSinkKeysAtCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupSinkTruncation: a file truncated under its open event (its next
+// line ends before the open event's last) completes that event first: the
+// new content never continues a trace of the old.
+func TestGroupSinkTruncation(t *testing.T) {
+	hub := stream.New(stream.Options{})
+	src := hub.Source("app", stream.KindFile)
+	tap := src.Tap(src.LastID(), 0)
+	defer tap.Close()
+	r, err := multiline.Compile(multiline.Config{Preset: "indent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &groupSink{sink: sink{src: src, pos: history.NewPositions(KeyPrefix, "g")}, g: newGrouping(r)}
+	mk := func(text string, end int64) tailer.Line {
+		return tailer.Line{Line: event.Line{File: "/a", Text: []byte(text)}, Dev: 1, Ino: 1, End: end}
+	}
+	ctx := context.Background()
+	if err := s.Publish(ctx, tailer.Batch{Lines: []tailer.Line{mk("start", 6), mk(" frame", 13), mk(" x", 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, _ := tap.Take(nil)
+	if len(evs) != 1 || string(evs[0].Line) != "start\n frame" {
+		t.Fatalf("%d events, the first %q", len(evs), evs[0].Line)
+	}
+	if p := s.g.files[fileKey{dev: 1, ino: 1}]; p.Held() != 1 {
+		t.Fatalf("%d lines open after the truncation, want the one after it", p.Held())
+	}
+}

@@ -52,6 +52,14 @@ func (p *Pending[T]) Flush(emit Emit[T]) {
 	}
 }
 
+// LastLine returns the open event's last line (ok false: none open).
+func (p *Pending[T]) LastLine() (it T, ok bool) {
+	if len(p.items) == 0 {
+		return it, false
+	}
+	return p.items[len(p.items)-1], true
+}
+
 // Held is how many lines the open event has.
 func (p *Pending[T]) Held() int { return len(p.items) }
 
