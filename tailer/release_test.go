@@ -110,3 +110,58 @@ func TestHolderReleasedAfterWait(t *testing.T) {
 		})
 	}
 }
+
+// fakeHolder says a fixed due time and counts releases.
+type fakeHolder struct {
+	chanSink
+	due      time.Time
+	released int
+}
+
+func (f *fakeHolder) Due() time.Time { return f.due }
+func (f *fakeHolder) Release(context.Context, time.Time) error {
+	f.released++
+	f.due = time.Time{}
+	return nil
+}
+
+// TestReleaserTransitions: one test per transition of the release timer.
+// A sink that holds nothing leaves it inert; check arms it for a due time
+// and moves it only to an earlier one; fire releases and re-arms for what
+// is still held, or disarms.
+func TestReleaserTransitions(t *testing.T) {
+	if r := newReleaser(chanSink(nil)); r.h != nil || r.c() != nil {
+		t.Fatal("a plain sink got a timer")
+	}
+	f := &fakeHolder{}
+	r := newReleaser(f)
+	defer r.stop()
+	r.check() // nothing held: stays unarmed
+	if r.c() != nil {
+		t.Fatal("armed with nothing held")
+	}
+	now := time.Now()
+	f.due = now.Add(time.Hour)
+	r.check()
+	if !r.armed.Equal(f.due) || r.c() == nil {
+		t.Fatalf("armed for %v, want %v", r.armed, f.due)
+	}
+	f.due = now.Add(2 * time.Hour) // later: the timer is left alone
+	r.check()
+	if !r.armed.Equal(now.Add(time.Hour)) {
+		t.Fatalf("moved to a later time: %v", r.armed)
+	}
+	f.due = now.Add(time.Minute) // sooner: moved
+	r.check()
+	if !r.armed.Equal(now.Add(time.Minute)) {
+		t.Fatalf("not moved to a sooner time: %v", r.armed)
+	}
+	if !r.fire(context.Background(), now) || f.released != 1 || r.c() != nil {
+		t.Fatalf("fire: released %d, armed %v", f.released, r.armed)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r.fire(ctx, now) {
+		t.Fatal("fire went on after ctx ended")
+	}
+}
