@@ -2,7 +2,6 @@ package filesource
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,20 +18,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // offsets decodes a key's file entries (index -> offset).
-func offsets(t *testing.T, key []byte) map[int]int64 {
+func offsets(t *testing.T, pos *history.Positions, key []byte) map[int]int64 {
 	t.Helper()
-	_, body, ok := strings.Cut(string(key), "~")
-	if !ok {
-		t.Fatalf("key %q", key)
+	v, err := pos.Offsets(key)
+	if err != nil {
+		t.Fatalf("key %q: %v", key, err)
 	}
-	out := map[int]int64{}
-	for _, ent := range strings.Split(body, "_") {
-		is, os, _ := strings.Cut(ent, ".")
-		i, _ := strconv.ParseInt(is, 36, 32)
-		off, _ := strconv.ParseInt(os, 36, 64)
-		out[int(i)] = off
-	}
-	return out
+	return v
 }
 
 // TestGroupSinkKeysAtCommit: two files of a multiline source, A's trace
@@ -83,7 +75,7 @@ func TestGroupSinkKeysAtCommit(t *testing.T) {
 	if strings.Join(got, "|") != "2026 INFO a0|2026 INFO b0|2026 INFO b1" {
 		t.Fatalf("committed %q", got)
 	}
-	k := offsets(t, evs[2].Key) // b1's key: A at a0's end, B at b1's
+	k := offsets(t, s.pos, evs[2].Key) // b1's key: A at a0's end, B at b1's
 	if k[0] != aEnd0 || k[1] != bEnd1 {
 		t.Errorf("b1's key %q: A at %d (want %d), B at %d (want %d)", evs[2].Key, k[0], aEnd0, k[1], bEnd1)
 	}
@@ -106,7 +98,7 @@ func TestGroupSinkKeysAtCommit(t *testing.T) {
 	}
 	for _, e := range evs {
 		if e.Lines == 2 {
-			if string(e.Line) != "2026 ERROR a1\n\tat x.Y.z(Y.java:1)" || offsets(t, e.Key)[0] != offA {
+			if string(e.Line) != "2026 ERROR a1\n\tat x.Y.z(Y.java:1)" || offsets(t, s.pos, e.Key)[0] != offA {
 				t.Errorf("A's trace %q keyed %q", e.Line, e.Key)
 			}
 		}
