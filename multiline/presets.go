@@ -223,7 +223,7 @@ func goFrame(l []byte) bool {
 		return false
 	}
 	p := bytes.IndexByte(l, '(')
-	return p > 0 && bytes.IndexAny(l[:p], " \t") < 0
+	return p > 0 && !bytes.ContainsAny(l[:p], " \t")
 }
 
 // goRegister: "rax    0x0", a register of a signal dump.
