@@ -530,3 +530,73 @@ func TestTimelineEventTimes(t *testing.T) {
 		}
 	}
 }
+
+// A multiline source counts events, not lines: a Java trace is one event,
+// at its first line's time and level, in the count index (whole minutes),
+// at the window's ends, with q= on one of its frames (the event, once) and
+// level=, over a gzipped sibling, a plain one and the followed file; as a
+// since/until stream sends them.
+func TestCountsMultilineEventsOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	base := time.Now().UTC().Truncate(time.Hour).Add(-30 * time.Hour)
+	var files [3][]string
+	var events []countLine
+	for i := range 180 {
+		at := base.Add(time.Duration(i) * 7 * time.Minute)
+		f := &files[i/60]
+		if i%3 == 0 {
+			*f = append(*f, fmt.Sprintf("%s ERROR request %d failed", at.Format(time.RFC3339), i),
+				fmt.Sprintf("java.lang.IllegalStateException: state %d", i),
+				fmt.Sprintf("\tat com.example.Handler.handle%d(Handler.java:%d)", i%4, 10+i%4),
+				"\tat com.example.Server.run(Server.java:99)", "\t... 42 more")
+			events = append(events, countLine{fmt.Sprint(i), at, "error"})
+			continue
+		}
+		*f = append(*f, fmt.Sprintf("%s INFO request %d served", at.Format(time.RFC3339), i))
+		events = append(events, countLine{fmt.Sprint(i), at, "info"})
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Join(files[0], "\n") + "\n"))
+	zw.Close()
+	os.WriteFile(path+".2.gz", gz.Bytes(), 0o644)
+	os.WriteFile(path+".1", []byte(strings.Join(files[1], "\n")+"\n"), 0o644)
+	os.WriteFile(path, []byte(strings.Join(files[2], "\n")+"\n"), 0o644)
+	a := start(t, fmt.Sprintf("sources:\n  - name: app\n    files: [%s]\n    multiline: {preset: java}\n", path))
+	since, until := base, base.Add(180*7*time.Minute)
+	w := "since=" + iso(since) + "&until=" + iso(until)
+	// The file's last event is committed once its wait is over.
+	waitFor(t, "every event counted", func() bool {
+		c := getCounts(t, a, w+"&step=1h")
+		n := 0
+		for _, b := range c.Buckets {
+			n += b.Count
+		}
+		return n == len(events)
+	})
+	for _, c := range []struct {
+		name, params string
+		since, until time.Time
+		step         time.Duration
+		keep         func(countLine) bool
+	}{
+		{"all, by the hour", "", since, until, time.Hour, nil},
+		{"partial minutes, 10m", "", since.Add(95*time.Minute + 30*time.Second), until.Add(-3*time.Hour - 20*time.Second), 10 * time.Minute, nil},
+		{"level=error", "&level=error", since, until, time.Hour, func(l countLine) bool { return l.level == "error" }},
+		{"q= on a frame", "&q=Handler.java%3A11", since, until, time.Hour, func(l countLine) bool {
+			var i int
+			fmt.Sscan(l.text, &i)
+			return l.level == "error" && i%4 == 1
+		}},
+	} {
+		p := "since=" + iso(c.since) + "&until=" + iso(c.until) + "&step=" + c.step.String() + c.params
+		got := getCounts(t, a, p)
+		start := time.Unix(c.since.Unix()-c.since.Unix()%int64(c.step/time.Second), 0).UTC()
+		sameBuckets(t, c.name, got, wantCounts(events, c.since, c.until, c.step, c.keep), start, c.step)
+		if c.params != "" {
+			sent := streamTimes(t, a, "since="+iso(c.since)+"&until="+iso(c.until)+c.params)
+			sameBuckets(t, c.name+" as the stream", got, wantCounts(sent, c.since, c.until, c.step, nil), start, c.step)
+		}
+	}
+}

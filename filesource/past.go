@@ -1,6 +1,7 @@
 package filesource
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/history"
+	"edgetail/multiline"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -24,6 +26,7 @@ type filePast struct {
 	pos     *history.Positions
 	index   *history.Index // the count index of the source's files
 	maxLine int
+	group   *multiline.Rules // the source's grouping into events; nil: lines
 	log     *zap.Logger
 }
 
@@ -91,11 +94,15 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 	hq := history.Query{
 		Files: paths, Since: q.Since, Until: q.Until, Tail: q.Tail,
 		Range: b.Range, MaxLineBytes: p.maxLine, Needle: q.Contains,
+		Group: p.group,
 	}
 	if q.Match != nil {
 		var l event.Line
 		hq.Match = func(text []byte) bool {
 			l.Text = text
+			if p.group != nil {
+				l.Lines = 1 + bytes.Count(text, []byte{'\n'})
+			}
 			return q.Match(&l)
 		}
 	}
@@ -120,7 +127,8 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 					key = kbuf[start:len(kbuf):len(kbuf)]
 				}
 			}
-			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, NoTime: l.NoTime, Cut: l.Cut, Key: key})
+			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, NoTime: l.NoTime, Cut: l.Cut, Key: key,
+				Lines: l.Lines, Partial: l.Partial})
 		}
 		if keys != nil {
 			_ = keys.Flush() // the keys' checkpoints before the lines leave
@@ -129,10 +137,10 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 	})
 }
 
-// CountPast implements stream.Counter: the files' lines up to Through,
-// counted by the reader of the past (history.Count), the whole minutes of
-// a count without a text filter from the count index. A grouping of lines
-// into events done by that reader is counted the same way: one per event.
+// CountPast implements stream.Counter: the files' events up to Through,
+// counted by the reader of the past (history.Count), grouped into events
+// as ReadPast groups them (a multiline source: one per trace), the whole
+// minutes of a count without a text filter from the count index.
 func (p *filePast) CountPast(ctx context.Context, q stream.CountQuery) ([]string, error) {
 	b, err := p.pos.Bounds(nil, q.Through)
 	if err != nil {
@@ -145,7 +153,8 @@ func (p *filePast) CountPast(ctx context.Context, q stream.CountQuery) ([]string
 func (p *filePast) countQuery(b *history.Bounds, match func(*event.Line) bool, needle []byte, minLevel event.Level) history.CountQuery {
 	var lv stream.Levels
 	hq := history.CountQuery{
-		Query: history.Query{Files: p.paths(), Range: b.CountRange, MaxLineBytes: p.maxLine, Needle: needle},
+		Query: history.Query{Files: p.paths(), Range: b.CountRange, MaxLineBytes: p.maxLine, Needle: needle,
+			Group: p.group},
 		Level: func(text []byte) event.Level { return lv.Of(text, event.LevelUnknown) }, MinLevel: minLevel,
 		Index: p.index,
 	}
@@ -153,6 +162,9 @@ func (p *filePast) countQuery(b *history.Bounds, match func(*event.Line) bool, n
 		var l event.Line
 		hq.Match = func(text []byte) bool {
 			l.Text = text
+			if p.group != nil {
+				l.Lines = 1 + bytes.Count(text, []byte{'\n'})
+			}
 			return match(&l)
 		}
 	}

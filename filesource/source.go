@@ -8,6 +8,7 @@ package filesource
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/history"
+	"edgetail/multiline"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -37,6 +39,9 @@ type Options struct {
 	// the count index (counts-NAME/); "": ids are durable within this run
 	// only, and the count index is kept in memory.
 	StateDir string
+	// Multiline groups the lines of each file into events (stack traces)
+	// before they are keyed and committed; nil: every line is an event.
+	Multiline *multiline.Rules
 	// WarmSlots, when set, bounds the count index warm-ups running at
 	// once across the sources that share it (one slot each).
 	WarmSlots chan struct{}
@@ -78,20 +83,20 @@ func New(o Options) (*Source, error) {
 		}
 		s.log.Info("position table written again")
 	}
-	s.past = &filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, log: o.Logger}
-	s.past.index = newIndex(o.StateDir, o.Stream.Name(), o.Logger)
+	s.past = &filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, group: o.Multiline, log: o.Logger}
+	s.past.index = newIndex(o.StateDir, o.Stream.Name(), indexTag(o.Multiline), o.Logger)
 	o.Stream.SetPast(s.past)
 	return s, nil
 }
 
 // newIndex returns the source's count index, kept in the state directory
-// (in memory without one).
-func newIndex(stateDir, source string, log *zap.Logger) *history.Index {
+// (in memory without one), made under tag (see indexTag).
+func newIndex(stateDir, source, tag string, log *zap.Logger) *history.Index {
 	dir := ""
 	if stateDir != "" {
 		dir = filepath.Join(stateDir, "counts-"+source)
 	}
-	ix, err := history.NewIndex(dir, "")
+	ix, err := history.NewIndex(dir, tag)
 	if err != nil {
 		log.Warn("no count index directory: the index is kept in memory", zap.String("dir", dir), zap.Error(err))
 	}
@@ -116,7 +121,11 @@ func (s *Source) Run(ctx context.Context) error {
 		defer close(warmed)
 		s.keepWarm(wctx, s.past)
 	}()
-	err := s.t.Run(ctx, &sink{src: s.o.Stream, pos: s.pos})
+	var out tailer.Sink = &sink{src: s.o.Stream, pos: s.pos}
+	if s.o.Multiline != nil {
+		out = &groupSink{sink: sink{src: s.o.Stream, pos: s.pos}, g: newGrouping(s.o.Multiline)}
+	}
+	err := s.t.Run(ctx, out)
 	cancel()
 	<-warmed
 	if serr := s.pos.Save(); serr != nil {
@@ -139,10 +148,21 @@ type sink struct {
 var _ tailer.Sink = (*sink)(nil)
 
 func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
+	return s.publish(ctx, b.Lines)
+}
+
+// publish keys the events in the order they are committed and commits
+// them. An event's key is its last line's: for every file, the offset up
+// to which the source has committed, so that a multiline source's open
+// event (not committed yet) is read again by a resume after the key.
+func (s *sink) publish(ctx context.Context, events []tailer.Line) error {
+	if len(events) == 0 {
+		return nil
+	}
 	keys, lines := s.keys[:0], s.lines[:0]
 	clock := history.Clock{Now: time.Now()} // the year of syslog times
-	for i := range b.Lines {
-		l := &b.Lines[i]
+	for i := range events {
+		l := &events[i]
 		start := len(keys)
 		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
 			l.Key = keys[start:len(keys):len(keys)]
@@ -167,6 +187,46 @@ func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
 }
 
 func (s *sink) Patience() time.Duration { return s.src.Patience() }
+
+// groupSink is the sink of a multiline source: lines are grouped into
+// events per file, in the tailer's goroutine, then keyed and committed
+// like lines. It holds each file's open event between batches, which the
+// tailer releases through its one timer (tailer.Holder).
+type groupSink struct {
+	sink
+	g *grouping
+}
+
+var _ tailer.Holder = (*groupSink)(nil)
+
+func (s *groupSink) Publish(ctx context.Context, b tailer.Batch) error {
+	s.g.add(b.Lines, time.Now())
+	err := s.publish(ctx, s.g.out)
+	s.g.published()
+	return err
+}
+
+// Due implements tailer.Holder.
+func (s *groupSink) Due() time.Time { return s.g.due() }
+
+// Release implements tailer.Holder.
+func (s *groupSink) Release(ctx context.Context, now time.Time) error {
+	s.g.release(now)
+	err := s.publish(ctx, s.g.out)
+	s.g.published()
+	return err
+}
+
+// indexTag names how a source's lines become events, which its count
+// index counts: an index made under other multiline rules (or none) is
+// made again.
+func indexTag(r *multiline.Rules) string {
+	if r == nil {
+		return ""
+	}
+	c := r.Config() // its wait does not change how a read of the past groups
+	return fmt.Sprintf("multiline preset=%q start=%q max_lines=%d max_bytes=%d", c.Preset, c.Start, c.MaxLines, c.MaxBytes)
+}
 
 // ownTime gives a line the time it carries, read as a read of the past
 // reads it (from its first line), so that the live event and the same

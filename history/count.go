@@ -34,6 +34,9 @@ type CountQuery struct {
 // be read) beside an error that ended it (ctx).
 func Count(ctx context.Context, q CountQuery, c *timeline.Counts) ([]string, error) {
 	q.Since, q.Until, q.Tail = c.Since, c.Until, 0
+	if q.Group != nil {
+		q.Needle = nil // as Read: a skip could land inside an event
+	}
 	if q.MaxLineBytes <= 0 {
 		q.MaxLineBytes = 64 << 10
 	}
@@ -162,7 +165,7 @@ func (k *counter) indexed(ctx context.Context, plans [][]File) error {
 			}
 			if fi == nil || fi.overflow || err != nil {
 				// No index: read the file's part of the window.
-				if err := k.scan(ctx, &Query{Since: q.Since, Until: q.Until, MaxLineBytes: q.MaxLineBytes,
+				if err := k.scan(ctx, &Query{Since: q.Since, Until: q.Until, MaxLineBytes: q.MaxLineBytes, Group: q.Group,
 					Range: func(*File) Range { return rg }}, []File{*f}, lastBefore(prevLast, q.Since), nil); err != nil {
 					return err
 				}
@@ -268,13 +271,13 @@ func (k *counter) edges(ctx context.Context, fi *fileIndex, f *File, last time.T
 	if f.Compression != Plain && len(spans) == 2 {
 		// One pass over a compressed file, which cannot seek: the lines
 		// of the window outside its whole minutes.
-		rq := &Query{Since: q.Since, Until: q.Until, MaxLineBytes: q.MaxLineBytes, Range: func(*File) Range { return rg }}
+		rq := &Query{Since: q.Since, Until: q.Until, MaxLineBytes: q.MaxLineBytes, Group: q.Group, Range: func(*File) Range { return rg }}
 		return k.scan(ctx, rq, []File{*f}, last, func(l *Line, lead bool) bool {
 			return !lead && (l.Time.Before(k.lo) || !l.Time.Before(k.hi))
 		})
 	}
 	for _, s := range spans {
-		rq := &Query{Since: s.a, Until: s.b, MaxLineBytes: q.MaxLineBytes, Range: func(*File) Range { return rg }}
+		rq := &Query{Since: s.a, Until: s.b, MaxLineBytes: q.MaxLineBytes, Group: q.Group, Range: func(*File) Range { return rg }}
 		if err := k.scan(ctx, rq, []File{*f}, last, notLead); err != nil {
 			return err
 		}

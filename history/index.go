@@ -490,7 +490,7 @@ func (ix *Index) ensure(ctx context.Context, q *Query, clock Clock, f *File, to 
 			return fi, nil, err
 		}
 	}
-	rq := Query{MaxLineBytes: q.MaxLineBytes, Range: func(*File) Range { return Range{From: from, To: upto} }}
+	rq := Query{MaxLineBytes: q.MaxLineBytes, Group: q.Group, Range: func(*File) Range { return Range{From: from, To: upto} }}
 	ch := &chain{q: &rq, clock: clock, files: []File{*f}}
 	defer ch.close()
 	if fi.last != 0 {

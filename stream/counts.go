@@ -48,11 +48,12 @@ type CountQuery struct {
 type Levels struct{ buf []byte }
 
 // Of returns the level of an event of this text whose producer gave it lv
-// (LevelUnknown: none).
+// (LevelUnknown: none): an event of several lines has its first line's.
 func (l *Levels) Of(text []byte, lv event.Level) event.Level {
 	if lv != event.LevelUnknown {
 		return lv
 	}
+	text = event.FirstLine(text)
 	if sse.NeedsSanitizing(text) {
 		l.buf = sse.AppendSafe(l.buf[:0], text)
 		text = l.buf
