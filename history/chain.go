@@ -208,31 +208,54 @@ func (c *chain) consider(text, head []byte, end int64, cut int) (Line, bool, boo
 			lead = true
 		}
 	}
+	// A lead line (no time of its own, and none before it in the read)
+	// takes the file's modification time: that puts it in the window or
+	// not, but says nothing of where the window starts or ends, so it
+	// neither opens the window nor ends the read.
+	inWindow := func() bool {
+		return (q.Since.IsZero() || !t.Before(q.Since)) && (q.Until.IsZero() || !t.After(q.Until))
+	}
 	if !fr.inWindow && !q.Since.IsZero() {
 		parse()
-		if t.Before(q.Since) {
+		if lead && !inWindow() {
+			return Line{}, false, false
+		}
+		if !lead && t.Before(q.Since) {
 			return Line{}, false, false
 		}
 	}
-	fr.inWindow = true
+	if !lead {
+		fr.inWindow = true
+	}
 	// Lines are in time order, so the window ends at the first line after
 	// Until. Only the region seekPast left, a file's first line, and the
 	// lines that match need their time read: a matching line after Until
 	// ends the read too.
 	first := fr.first
-	fr.first = false
 	if !q.Until.IsZero() && (end > fr.parseFrom || first) {
 		parse()
-		if t.After(q.Until) {
+		if lead && !inWindow() {
+			return Line{}, false, false
+		}
+		if !lead && t.After(q.Until) {
 			return Line{}, false, true
 		}
+	}
+	if !lead {
+		fr.first = false
 	}
 	if q.Match != nil && !q.Match(text) {
 		return Line{}, false, false
 	}
 	parse()
 	if !q.Until.IsZero() && t.After(q.Until) {
+		if lead {
+			return Line{}, false, false
+		}
 		return Line{}, false, true
+	}
+	if lead && !inWindow() {
+		return Line{}, false, false
 	}
 	if c.counting {
 		c.count++

@@ -177,7 +177,7 @@ func (k *counter) indexed(ctx context.Context, plans [][]File) error {
 					k.c.Add(t.t, t.lv)
 				}
 			}
-			if err := k.edges(ctx, fi, f, lastBefore(prevLast, q.Since)); err != nil {
+			if err := k.edges(ctx, fi, f); err != nil {
 				return err
 			}
 			if fi.last != 0 {
@@ -229,10 +229,9 @@ func (k *counter) fromIndex(fi *fileIndex, f *File, prevLast int64) {
 	}
 }
 
-// lastBefore is the time of the line before a file read alone: the
-// previous sibling's last timed line, or, for the first file, a time
-// before the window (its lines without a time of their own, before its
-// first timed one, are counted from the index).
+// lastBefore is the time of the line before a file read alone (with no
+// index): the previous sibling's last timed line, or, for the first file,
+// a time before the window.
 func lastBefore(prevLast int64, since time.Time) time.Time {
 	if prevLast != 0 {
 		return time.Unix(0, prevLast)
@@ -250,7 +249,7 @@ func (fi *fileIndex) has(m int64) bool {
 // when the index says it has lines in them: the part of the file the index
 // covers, so that its unended last line (counted apart) is not counted
 // twice, and leaving out its lead lines (counted from the index).
-func (k *counter) edges(ctx context.Context, fi *fileIndex, f *File, last time.Time) error {
+func (k *counter) edges(ctx context.Context, fi *fileIndex, f *File) error {
 	q := k.q
 	type span struct{ a, b time.Time }
 	var spans []span
@@ -272,13 +271,13 @@ func (k *counter) edges(ctx context.Context, fi *fileIndex, f *File, last time.T
 		// One pass over a compressed file, which cannot seek: the lines
 		// of the window outside its whole minutes.
 		rq := &Query{Since: q.Since, Until: q.Until, MaxLineBytes: q.MaxLineBytes, Group: q.Group, Range: func(*File) Range { return rg }}
-		return k.scan(ctx, rq, []File{*f}, last, func(l *Line, lead bool) bool {
+		return k.scan(ctx, rq, []File{*f}, time.Time{}, func(l *Line, lead bool) bool {
 			return !lead && (l.Time.Before(k.lo) || !l.Time.Before(k.hi))
 		})
 	}
 	for _, s := range spans {
 		rq := &Query{Since: s.a, Until: s.b, MaxLineBytes: q.MaxLineBytes, Group: q.Group, Range: func(*File) Range { return rg }}
-		if err := k.scan(ctx, rq, []File{*f}, last, notLead); err != nil {
+		if err := k.scan(ctx, rq, []File{*f}, time.Time{}, notLead); err != nil {
 			return err
 		}
 	}

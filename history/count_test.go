@@ -207,3 +207,50 @@ func TestIndexEncodingRoundTripAndDamage(t *testing.T) {
 		}
 	}
 }
+
+// Lines without a time at the start of each file (a trace cut by the
+// rotation) take the time of the previous file's last timed line, the
+// oldest file's its modification time: counts with and without the index
+// agree with a read of the past, and such a line no longer ends a read
+// (its time says nothing of the window).
+func TestCountLeadLinesAsARead(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "app.log")
+	for i, suffix := range []string{".2", ".1", ""} {
+		lines := append([]string{"\tat cut.by.Rotation(A.java:1)", "\t... 3 more"}, logLines(i*300, 300)...)
+		writeFile(t, base+suffix, content(lines), Plain)
+	}
+	mtime := t0.Add(100 * time.Second) // the oldest file's lead lines fall inside the data
+	os.Chtimes(base+".2", mtime, mtime)
+	ix, _ := NewIndex("", "")
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 40 {
+		a := t0.Add(time.Duration(r.Int64N(int64(900*time.Second))) - time.Minute)
+		b := a.Add(time.Duration(r.Int64N(int64(900 * time.Second))))
+		g, err := timeline.NewGrid(a, b, []time.Duration{time.Minute, 10 * time.Second, 5 * time.Minute}[i%3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := timeline.NewCounts(g)
+		err = Read(context.Background(), Query{Files: []string{base}, Since: a, Until: b, Loc: time.UTC}, func(it Item) error {
+			for _, l := range it.Lines {
+				if !want.Add(l.Time, event.DetectLevel(l.Text)) {
+					t.Fatalf("the read sent a line at %s outside %s..%s: %q", l.Time, a, b, l.Text)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("%s..%s step %v", a.Format(time.RFC3339Nano), b.Format(time.RFC3339Nano), g.Step)
+		sameCounts(t, what+" indexed", count(t, CountQuery{Query: Query{Files: []string{base}}, Index: ix}, g), want)
+		sameCounts(t, what+" read", count(t, CountQuery{Query: Query{Files: []string{base}}}, g), want)
+	}
+	// The oldest file's lead lines, at its modification time, are read.
+	g, _ := timeline.NewGrid(t0, t0.Add(5*time.Minute), time.Minute)
+	c := count(t, CountQuery{Query: Query{Files: []string{base}}, Index: ix}, g)
+	if n := c.At(1, event.LevelUnknown); n < 2 {
+		t.Errorf("the lead lines at %s are not counted: %d lines without a level in that minute", mtime, n)
+	}
+}

@@ -22,9 +22,9 @@ export function download() {
   for (const src of selectedLogSources()) saveURL(downloadURL(src, ""), src + ".log");
 }
 
-// older gives the lines to put on top. Lines already shown (the agent's
-// prefill carries the time it was read, not the line's) are not shown
-// twice.
+// older gives the lines to put on top: those before the oldest shown's
+// time (its own, as the read of the past goes by). Lines already shown
+// (several of one time, a line without one) are not shown twice.
 export async function older() {
   const evs = shownLines();
   const oldest = evs.length && evs[0].time ? evs[0].time : new Date().toISOString();
