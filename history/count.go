@@ -2,7 +2,6 @@ package history
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
@@ -290,5 +289,3 @@ type tailLine struct {
 	t  time.Time
 	lv event.Level
 }
-
-var errShrank = errors.New("shrank while it was indexed")
