@@ -29,6 +29,8 @@ func (a *Agent) routes() http.Handler {
 	authed.GET("/stream/:source", g.GrantSources, streams)
 	authed.GET("/download/:source", g.GrantSources, gin.WrapH(a.hub.Download()))
 	authed.GET("/api/sources", a.apiSources)
+	authed.GET("/api/alerts", a.apiAlerts)
+	authed.POST("/api/alerts/:rule/test", a.testAlert)
 	r.GET("/metrics", g.MetricsAuth, a.metrics)
 	authed.POST("/api/session", g.Login)
 	r.GET("/", g.Page(ui.Page))
