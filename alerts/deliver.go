@@ -108,6 +108,10 @@ func (r *rule) send(ctx context.Context, p *pending) bool {
 // done takes a delivered (or given up) notification out of the outbox and
 // saves. A delivered one told the receiver of dropped notifications lost
 // before it: those are reported.
+//
+// The counters and the status say so only once the state file no longer
+// holds it: whoever sees it sent (a test that then kills the agent) would
+// otherwise see it sent again by the next run.
 func (r *rule) done(p *pending, result string, reported int64) {
 	r.mu.Lock()
 	for i, q := range r.st.out {
@@ -120,16 +124,22 @@ func (r *rule) done(p *pending, result string, reported int64) {
 	switch result {
 	case resultSent:
 		r.st.dropped = max(r.st.dropped-reported, 0)
-		r.st.lastSent = time.Now()
-		r.ctr.sent.Add(1)
 	case resultFailed:
 		r.st.dropped++
-		r.ctr.failed.Add(1)
 	}
-	r.recordLocked(p, result)
 	r.st.dirty = true
 	r.mu.Unlock()
 	r.save(nil)
+	r.mu.Lock()
+	switch result {
+	case resultSent:
+		r.st.lastSent = time.Now()
+		r.ctr.sent.Add(1)
+	case resultFailed:
+		r.ctr.failed.Add(1)
+	}
+	r.recordLocked(p, result)
+	r.mu.Unlock()
 }
 
 // backoff is the wait after the attempt-th failure: min doubled per
