@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"edgetail/alerts"
 	"edgetail/filesource"
 	"edgetail/hostmetrics"
 	"edgetail/journal"
@@ -55,6 +56,7 @@ type Agent struct {
 	// to date, so that an agent of many sources never reads all their
 	// histories at once.
 	warmSlots chan struct{}
+	alerts    *alerts.Engine
 
 	// Hooks for the service manager (systemd), all optional.
 	OnReady  func()
@@ -92,6 +94,7 @@ func New(cfg *Config, log *zap.Logger) (*Agent, error) {
 	if err := a.loadCert(cfg.TLS); err != nil {
 		return nil, err
 	}
+	a.alerts = newAlerts(cfg, a)
 	st := cfg.Stream
 	a.hub = stream.New(stream.Options{
 		ReplayLines:         replayLines(st.ReplayLines),
@@ -197,8 +200,14 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 
+	a.applyAlerts(cfg)
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(gctx) })
+	// Rules stop with the rest, each after a last take and a save of
+	// where it stands: what is committed after that is read again from
+	// disk by the next run.
+	g.Go(func() error { return a.alerts.Run(gctx) })
 	if cfg.Fleet != nil {
 		// Stops with the streams: intake first (stopAll), then publishers.
 		g.Go(func() error { return a.runFleet(gctx, cfg) })
@@ -303,8 +312,12 @@ func (a *Agent) Reload(cfg *Config) error {
 	if err := a.apply(cfg); err != nil {
 		return err
 	}
+	if cfg.AlertsURL != old.AlertsURL || cfg.StateDir != old.StateDir {
+		a.log.Warn("alerts_url and state_dir change only on restart")
+	}
+	a.applyAlerts(cfg)
 	a.cfg.Store(cfg)
-	a.log.Info("reloaded", zap.Int("sources", len(cfg.Sources)))
+	a.log.Info("reloaded", zap.Int("sources", len(cfg.Sources)), zap.Int("alerts", len(cfg.Alerts)))
 	return nil
 }
 

@@ -44,6 +44,12 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Fleet publishes sources to NATS JetStream (agent/fleet.go); nil: off.
 	Fleet *FleetConfig `yaml:"fleet"`
+	// Alerts are rules evaluated on every line, notified to webhooks
+	// (agent/alerts.go, package alerts).
+	Alerts []AlertConfig `yaml:"alerts"`
+	// AlertsURL is the agent's public base URL, for the links to the UI
+	// that notifications carry; "": none.
+	AlertsURL string `yaml:"alerts_url"`
 
 	doc *yamlconf.Doc // for the line numbers of validation errors
 }
@@ -398,6 +404,7 @@ func (c *Config) validate() []Problem {
 	}
 	probs = append(probs, web.ValidateAuth(c.doc, c.Auth, func(s string) bool { return seen[s] })...)
 	probs = append(probs, c.validateFleet()...)
+	probs = append(probs, c.validateAlerts()...)
 	probs = append(probs, web.ValidateExposure(c.doc, c.Listen, c.Auth, c.TLS, c.Insecure)...)
 	return probs
 }

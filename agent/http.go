@@ -32,6 +32,8 @@ func (a *Agent) routes() http.Handler {
 	authed.GET("/api/counts", g.GrantSources, func(c *gin.Context) {
 		a.hub.ServeCounts(c.Writer, c.Request, web.GrantOf(c).Allows)
 	})
+	authed.GET("/api/alerts", a.apiAlerts)
+	authed.POST("/api/alerts/:rule/test", a.testAlert)
 	r.GET("/metrics", g.MetricsAuth, a.metrics)
 	authed.POST("/api/session", g.Login)
 	r.GET("/", g.Page(ui.Page))

@@ -61,6 +61,7 @@ func (a *Agent) metrics(c *gin.Context) {
 	a.tel.set.WritePrometheus(c.Writer)
 	a.writeSourceMetrics(c.Writer)
 	a.writeFleetMetrics(c.Writer)
+	a.alerts.WriteMetrics(c.Writer)
 	vm.WriteProcessMetrics(c.Writer)
 }
 

@@ -109,6 +109,57 @@ func (f *Filter) match(text []byte, lv event.Level, detect bool, j *event.Journa
 	return true
 }
 
+// Compile checks a filter built from its exported fields (a rule of the
+// agent's config, rather than a request's parameters) and prepares its
+// matchers: q, re and not as ParseRequest reads them, and units without a
+// dot get ".service" as unit= does. The error is one line.
+func (f *Filter) Compile() error {
+	if err := f.compileText(); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		name string
+		vals []string
+	}{{"unit", f.Units}, {"identifier", f.Identifiers}} {
+		for i, val := range p.vals {
+			if err := checkJournalValue(p.name, val); err != nil {
+				return err
+			}
+			if p.name == "unit" && !strings.Contains(val, ".") {
+				p.vals[i] = val + ".service"
+			}
+		}
+	}
+	return nil
+}
+
+// compileText checks q, re and not and prepares their matchers.
+func (f *Filter) compileText() error {
+	for _, p := range [...][2]string{{"q", f.Q}, {"re", f.Re}, {"not", f.Not}} {
+		if len(p[1]) > maxPatternLen {
+			return fmt.Errorf("%s is longer than %d bytes", p[0], maxPatternLen)
+		}
+		if !utf8.ValidString(p[1]) {
+			return fmt.Errorf("%s is not valid UTF-8", p[0])
+		}
+	}
+	f.q, f.not, f.re = nil, nil, nil
+	if f.Q != "" {
+		f.q = []byte(strings.ToLower(f.Q))
+	}
+	if f.Not != "" {
+		f.not = []byte(strings.ToLower(f.Not))
+	}
+	if f.Re != "" {
+		re, err := regexp.Compile(f.Re)
+		if err != nil {
+			return fmt.Errorf("bad re: %s", OneLine(err.Error()))
+		}
+		f.re = re
+	}
+	return nil
+}
+
 // Format selects how events are written.
 type Format uint8
 
@@ -159,26 +210,8 @@ func ParseRequest(v url.Values, maxTail int) (*Request, error) {
 	r := &Request{Tail: 10, Format: FormatText}
 	f := &r.Filter
 	f.Q, f.Re, f.Not = v.Get("q"), v.Get("re"), v.Get("not")
-	for name, s := range map[string]string{"q": f.Q, "re": f.Re, "not": f.Not} {
-		if len(s) > maxPatternLen {
-			return nil, fmt.Errorf("%s is longer than %d bytes", name, maxPatternLen)
-		}
-		if !utf8.ValidString(s) {
-			return nil, fmt.Errorf("%s is not valid UTF-8", name)
-		}
-	}
-	if f.Q != "" {
-		f.q = []byte(strings.ToLower(f.Q))
-	}
-	if f.Not != "" {
-		f.not = []byte(strings.ToLower(f.Not))
-	}
-	if f.Re != "" {
-		re, err := regexp.Compile(f.Re)
-		if err != nil {
-			return nil, fmt.Errorf("bad re: %s", OneLine(err.Error()))
-		}
-		f.re = re
+	if err := f.compileText(); err != nil {
+		return nil, err
 	}
 	if s := v.Get("level"); s != "" {
 		lv, err := event.ParseLevel(s)

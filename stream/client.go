@@ -28,6 +28,12 @@ type client struct {
 	mu    sync.Mutex
 	q     queue.Bounded[*event.Event]
 	ended bool // the source went away or the hub closed
+	// track says the client is a tap that follows how far the source's
+	// commits have gone (TapFiltered): through is then the key of the
+	// last event committed when the queue last took a push, so that the
+	// queue holds every event of the group up to it.
+	track   bool
+	through []byte
 
 	// Direct writes (direct.go), guarded by mu. conn is set while the
 	// stream's taken-over connection may be written by producers.
@@ -97,6 +103,31 @@ func (c *client) push(events []*event.Event) bool {
 	}
 	c.wake()
 	return false
+}
+
+// pushTracked is push for a tracking tap: the events of a commit and the
+// key of its last event, under one lock, so that a Take sees both or
+// neither. It wakes the reader only for events, never for the key alone:
+// a rule whose filter matches nothing costs its reader no wake-up.
+func (c *client) pushTracked(events []*event.Event, through []byte) {
+	c.mu.Lock()
+	wake := c.q.Push(events...)
+	if through != nil {
+		c.through = through
+	}
+	c.mu.Unlock()
+	if wake && len(events) > 0 {
+		c.wake()
+	}
+}
+
+// takeThrough is take for a tracking tap, with the key its queue is
+// complete up to (nil: no commit since the tap joined).
+func (c *client) takeThrough(dst []*event.Event) ([]*event.Event, int64, bool, []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dst, d := c.takeLocked(dst)
+	return dst, d, c.ended, c.through
 }
 
 // take moves the queued events into dst and returns them with the count

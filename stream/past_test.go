@@ -47,7 +47,9 @@ func (p *slicePast) ReadPast(ctx context.Context, q PastQuery, emit func(PastIte
 		}
 	}
 	for _, l := range lines[from:] {
-		it.Lines = append(it.Lines, l)
+		if q.Match == nil || q.Match(&l) {
+			it.Lines = append(it.Lines, l)
+		}
 		if bytes.Equal(l.Key, q.Through) {
 			break
 		}

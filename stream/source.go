@@ -341,6 +341,10 @@ func (s *Source) commit(events []event.Event, matches map[*group][]bool) {
 		sel := g.selectEvents(s.sel[:0], events, m)
 		s.sel = sel
 		for _, c := range g.clients {
+			if c.track {
+				c.pushTracked(sel, last.Key)
+				continue
+			}
 			if c.push(sel) {
 				s.direct.clients = append(s.direct.clients, c)
 			}

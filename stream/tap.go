@@ -33,6 +33,12 @@ type Tap struct {
 	missed  int64          // owed before the next events: >0 exact, -1 unknown
 	closed  bool
 	rd      *tapRead // a read of the past handed out before the queue; nil: none
+
+	// A filtered tap (TapFiltered) reads only the events that pass f,
+	// and tracks how far through the source it has read.
+	f           *query.Filter // nil: every event
+	through     []byte        // see Through
+	backThrough []byte        // through once backlog is handed out
 }
 
 // tapRead is a Tap's read of the source's past: the shared reader of
@@ -115,6 +121,68 @@ func (s *Source) TapKey(key []byte, buffer int) *Tap {
 	return t
 }
 
+// TapOptions configure a filtered tap (TapFiltered). Every zero value
+// means the default in brackets.
+type TapOptions struct {
+	// Filter keeps the events that pass it [every event]. The tap joins
+	// the source's group of that filter, so a filter that a client or
+	// another tap uses already runs once per line for all of them.
+	Filter *query.Filter
+	Buffer int // events queued before the tap reads again from the buffer or the past [client_buffer]
+	// Notify, when set, is signalled in place of the tap's own channel,
+	// so that one reader may wait on the taps of several sources.
+	Notify chan struct{}
+}
+
+// TapFiltered is TapKey (after key; nil: from the next event committed)
+// for a reader that wants only the events passing o.Filter, whether in
+// the replay buffer, the past or live, and that keeps its place across
+// restarts: Through says how far through the source it has read, matching
+// events or not. A commit with no matching event costs the reader no
+// wake-up; only its Through moves.
+func (s *Source) TapFiltered(key []byte, o TapOptions) *Tap {
+	t := s.newTap(o.Buffer)
+	t.f = o.Filter
+	t.c.track = true
+	if o.Notify != nil {
+		t.c.notify = o.Notify
+	}
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.removed {
+		t.c.ended = true
+		return t
+	}
+	t.last = s.lastID.Load()
+	t.lastKey = s.lastKey
+	t.through = bytes.Clone(s.through())
+	if key != nil {
+		t.through = bytes.Clone(key)
+		r := s.ring
+		switch i := r.findKey(string(key)); {
+		case i > 0:
+			t.last = r.at(i - 1).ID
+			t.lastKey = r.at(i - 1).Key
+			t.resumeLocked()
+		case canResume(s, key):
+			t.startReadLocked(key)
+		default:
+			t.missed = -1
+			t.through = bytes.Clone(s.through())
+		}
+	}
+	t.registerLocked()
+	return t
+}
+
+// Through returns the durable key of the newest event of the source that
+// Take has read past: every event up to it that passes the tap's filter
+// has been handed out, so a reader that saves it and later calls
+// TapFiltered with it misses nothing and repeats nothing. nil: not known
+// (nothing committed with a key yet). Only a filtered tap tracks it.
+func (t *Tap) Through() []byte { return t.through }
+
 func (s *Source) newTap(buffer int) *Tap {
 	if buffer <= 0 {
 		buffer = s.hub.opts.ClientBuffer
@@ -124,8 +192,15 @@ func (s *Source) newTap(buffer int) *Tap {
 
 // registerLocked adds the tap to the source's unfiltered group; hub.mu held.
 func (t *Tap) registerLocked() {
+	if t.f != nil {
+		t.g = t.src.joinLocked(t.f.Key(), t.f, nil, t.c)
+		return
+	}
 	t.g = t.src.joinLocked("", &query.Filter{}, nil, t.c)
 }
+
+// passes reports whether e is for the tap: it passes the tap's filter.
+func (t *Tap) passes(e *event.Event) bool { return t.f == nil || matches(t.f, e) }
 
 // canResume reports whether the source's past can resume right after key.
 // hub.mu held.
@@ -157,7 +232,17 @@ func (t *Tap) resumeLocked() {
 		t.last = firstHeld - 1
 	}
 	for i := r.indexAfterID(t.last); i < r.n; i++ {
-		t.backlog = append(t.backlog, r.at(i))
+		if e := r.at(i); t.passes(e) {
+			t.backlog = append(t.backlog, e)
+		}
+	}
+	if t.c.track {
+		// Events this filter skips are read past too: once the backlog
+		// is handed out, the tap stands at the last event committed.
+		t.backThrough = bytes.Clone(s.through())
+		if len(t.backlog) == 0 && t.backThrough != nil {
+			t.through = t.backThrough
+		}
 	}
 }
 
@@ -169,6 +254,10 @@ func (t *Tap) startReadLocked(key []byte) {
 	h := s.hub
 	t.last = s.lastID.Load()
 	q := PastQuery{After: bytes.Clone(key), Through: bytes.Clone(s.through())}
+	if t.f != nil && t.f.Key() != "" {
+		q.Match = t.f.MatchLine
+		q.Contains = t.f.Needle()
+	}
 	f := newFeed(pastRead{src: s, past: s.past, q: q})
 	ctx, cancel := context.WithCancel(context.Background())
 	rd := &tapRead{f: f, cancel: cancel, begin: make(chan struct{})}
@@ -230,6 +319,11 @@ func (t *Tap) Take(dst []*event.Event) (events []*event.Event, missed int64, end
 		t.backlog = t.backlog[:0]
 		e := dst[len(dst)-1]
 		t.last, t.lastKey = e.ID, e.Key
+		if t.backThrough != nil {
+			t.through, t.backThrough = t.backThrough, nil
+		} else if e.Key != nil {
+			t.through = e.Key
+		}
 		t.c.wake() // the queue may hold more
 		return dst, missed, false
 	}
@@ -241,7 +335,13 @@ func (t *Tap) Take(dst []*event.Event) (events []*event.Event, missed int64, end
 		}
 	}
 	n := len(dst)
-	dst, dropped, ended := t.c.take(dst)
+	var dropped int64
+	var through []byte
+	if t.c.track {
+		dst, dropped, ended, through = t.c.takeThrough(dst)
+	} else {
+		dst, dropped, ended = t.c.take(dst)
+	}
 	// Events queued before the tap caught up with its backlog repeat ids
 	// already handed out: skip them.
 	keep := dst[:n]
@@ -255,6 +355,14 @@ func (t *Tap) Take(dst []*event.Event) (events []*event.Event, missed int64, end
 	if len(dst) > n {
 		e := dst[len(dst)-1]
 		t.last, t.lastKey = e.ID, e.Key
+		if e.Key != nil {
+			t.through = e.Key
+		}
+	}
+	if dropped == 0 && through != nil {
+		// Nothing lost: every event of the filter up to the last commit
+		// is handed out.
+		t.through = through
 	}
 	if dropped > 0 && !ended {
 		// The queue overflowed: what it dropped may still be in the replay
@@ -291,6 +399,9 @@ func (t *Tap) takePast(rd *tapRead, dst []*event.Event, missed int64) ([]*event.
 					dst = append(dst, &evs[i])
 				}
 				t.lastKey = evs[len(evs)-1].Key
+				if t.c.track && t.lastKey != nil {
+					t.through = t.lastKey
+				}
 			}
 			rd.f.ack <- struct{}{}
 			return dst, missed, false
@@ -306,6 +417,10 @@ func (t *Tap) takePast(rd *tapRead, dst []*event.Event, missed int64) ([]*event.
 		// The read failed: say so, and go on live.
 		t.src.hub.log.Warn("reading the past failed", zap.String("source", t.src.name), zap.Error(err))
 		missed = addMissed(missed, -1)
+	} else if t.c.track && rd.f.pr.q.Through != nil {
+		// Read through the last event committed when it began: the
+		// lines the filter skipped are read past too.
+		t.through = rd.f.pr.q.Through
 	}
 	return dst, missed, true
 }

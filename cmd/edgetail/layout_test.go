@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// The layering docs/DESIGN.md promises: producers and the fleet publisher
-// never import the fan-out hub, the leaves import nothing of edgetail but
-// leaves, only this command imports agent, and nothing imports it.
+// The layering docs/DESIGN.md promises: producers, the fleet publisher and
+// the alert engine never import the fan-out hub, the leaves import nothing
+// of edgetail but leaves, only this command imports agent, and nothing
+// imports it.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Deps \" \"}}", "edgetail/...").Output()
 	if err != nil {
@@ -31,7 +32,7 @@ func TestLayering(t *testing.T) {
 		}
 		return false
 	}
-	for _, p := range []string{"edgetail/tailer", "edgetail/journal", "edgetail/follow", "edgetail/fleet", "edgetail/history"} {
+	for _, p := range []string{"edgetail/tailer", "edgetail/journal", "edgetail/follow", "edgetail/fleet", "edgetail/history", "edgetail/alerts"} {
 		if has(p, "edgetail/stream") {
 			t.Errorf("%s imports the fan-out hub", p)
 		}
