@@ -456,11 +456,14 @@ func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *query.Request) (
 	}
 	h.mu.Unlock()
 	if resuming {
+		// What the view read before the viewer joined is in its ring:
+		// everything there is after the resume point.
 		nv.mu.Lock()
+		backlog := nv.afterLocked(resume)
 		nv.viewers[vw] = struct{}{}
 		h.refs.Add(1)
 		nv.mu.Unlock()
-		return vw, nv, head, nil, nil
+		return vw, nv, head, backlog, nil
 	}
 	return h.join(ctx, nv, vw, head, req.Tail)
 }

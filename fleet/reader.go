@@ -37,9 +37,10 @@ import (
 //     messages after the last one, and its info says some of them are
 //     pending, or does not come.
 //
-// Creating a consumer waits at most readerCreateTimeout; a try that fails
-// is followed by another under a new name, so that a placement on a dead
-// server costs one try, not the view.
+// A try to create a consumer waits readerCreateTimeout for the answer,
+// twice that for the next try, up to 4 s; a try that fails is followed by
+// another under a new name, so that a placement on a dead server costs one
+// short try, not the view.
 type reader struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
@@ -63,6 +64,7 @@ type reader struct {
 	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
 	active time.Time // last message handed on, or the consumer's creation
+	asked  time.Time // when the idle check last asked the server
 
 	// want is the newest serial asked to be replaced, reset signals it:
 	// an old consumer's late error never hides the current one's.
@@ -74,10 +76,12 @@ type reader struct {
 }
 
 const (
-	readerHeartbeat     = time.Second
-	readerCreateTimeout = 2 * time.Second
-	readerInfoTimeout   = 2 * time.Second
-	readerIdleCheck     = 5 * time.Second
+	readerHeartbeat = time.Second
+	// An answer within a second is the norm even on a loaded cluster; a
+	// slower one costs a try, not the consumer (the next waits longer).
+	readerCreateTimeout = time.Second
+	readerInfoTimeout   = time.Second
+	readerIdleCheck     = 3 * time.Second
 	// readerInactive is when the server deletes a consumer that nobody
 	// pulls from: replaced consumers on dead servers, or the last one of a
 	// view after a crash.
@@ -163,7 +167,7 @@ func (r *reader) run() {
 	defer close(r.done)
 	status := r.nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING)
 	defer r.nc.RemoveStatusListener(status)
-	tick := time.NewTicker(readerIdleCheck)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	defer func() {
 		r.mu.Lock()
@@ -207,9 +211,6 @@ func (r *reader) run() {
 		if _, err := r.replace(r.ctx); err != nil {
 			return // stopped
 		}
-		if r.resets != nil {
-			r.resets.Add(1)
-		}
 		r.log.Info("fleet: consumer replaced", zap.String("why", why), zap.Duration("took", time.Since(began)),
 			zap.Uint64("after", r.position()))
 	}
@@ -226,13 +227,19 @@ func (r *reader) position() uint64 {
 // and then also when it holds pending messages it did not deliver.
 func (r *reader) check(idle bool) string {
 	r.mu.Lock()
-	cons, last, active := r.cons, r.last, r.active
+	cons, last, active, asked := r.cons, r.last, r.active, r.asked
 	r.mu.Unlock()
 	if cons == nil {
 		return ""
 	}
-	if idle && (time.Since(active) < readerIdleCheck || r.streamLast != nil && r.streamLast() <= last) {
-		return "" // busy, or nothing in the stream after what it delivered
+	if idle {
+		if time.Since(active) < readerIdleCheck || time.Since(asked) < readerIdleCheck ||
+			r.streamLast != nil && r.streamLast() <= last {
+			return "" // busy, asked lately, or nothing in the stream after what it delivered
+		}
+		r.mu.Lock()
+		r.asked = time.Now()
+		r.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, readerInfoTimeout)
 	defer cancel()
@@ -269,18 +276,21 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 	}
 	r.mu.Unlock()
 
-	wait := 250 * time.Millisecond
+	wait, timeout := 250*time.Millisecond, readerCreateTimeout
 	var lastLog time.Time
 	for try := 1; ; try++ {
 		cfg.Name = consumerName()
-		cctx, cancel := context.WithTimeout(ctx, readerCreateTimeout)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
 		began := time.Now()
 		cons, err := r.js.CreateConsumer(cctx, r.stream, cfg)
 		cancel()
 		if err == nil {
-			info, err := r.consume(cons)
-			if err == nil {
+			var info *jetstream.ConsumerInfo
+			if info, err = r.consume(cons); err == nil {
 				if old != nil {
+					if r.resets != nil {
+						r.resets.Add(1)
+					}
 					r.delete(old)
 				}
 				return info, nil
@@ -297,13 +307,15 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 		// A try that waited out its timeout (no answer: a dead server, an
 		// election) is followed by another at once; one refused at once
 		// waits a little, up to a second.
-		if d := time.Since(began); d < readerCreateTimeout/2 {
+		if d := time.Since(began); d < timeout/2 {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, time.Second)
+		} else {
+			timeout = min(2*timeout, 4*time.Second)
 		}
 	}
 }
