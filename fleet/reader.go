@@ -38,9 +38,11 @@ import (
 //     pending, or does not come.
 //
 // A try to create a consumer waits readerCreateTimeout for the answer,
-// twice that for the next try, up to 4 s; a try that fails is followed by
-// another under a new name, so that a placement on a dead server costs one
-// short try, not the view.
+// twice that for the next tries; a try that fails is followed by another
+// under a new name, so that a placement on a dead server costs one short
+// try, not the view. (Not longer: a request made while the meta group has
+// no leader is never answered, and the first one after its election should
+// follow it closely.)
 type reader struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
@@ -68,11 +70,12 @@ type reader struct {
 
 	// want is the newest serial asked to be replaced, reset signals it:
 	// an old consumer's late error never hides the current one's.
-	want   atomic.Uint64
-	reset  chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	want    atomic.Uint64
+	reset   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	deletes sync.WaitGroup // of replaced consumers, in the background
 }
 
 const (
@@ -148,17 +151,19 @@ func (r *reader) start(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 	if err != nil {
 		r.cancel()
 		close(r.done)
+		r.deletes.Wait()
 		return nil, err
 	}
 	go r.run()
 	return info, nil
 }
 
-// stop ends the reader and its consumer, and returns once its goroutine
-// has. The consumer itself is left to the server's inactivity limit.
+// stop ends the reader and its consumer, and returns once its goroutines
+// have. The consumer itself is left to the server's inactivity limit.
 func (r *reader) stop() {
 	r.cancel()
 	<-r.done
+	r.deletes.Wait()
 }
 
 // run is the reader's own goroutine: it replaces the consumer when told
@@ -291,11 +296,11 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 					if r.resets != nil {
 						r.resets.Add(1)
 					}
-					r.delete(old)
+					r.deletes.Go(func() { r.delete(old) })
 				}
 				return info, nil
 			}
-			r.delete(cons)
+			r.deletes.Go(func() { r.delete(cons) })
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -315,7 +320,7 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 			}
 			wait = min(2*wait, time.Second)
 		} else {
-			timeout = min(2*timeout, 4*time.Second)
+			timeout = min(2*timeout, 2*time.Second)
 		}
 	}
 }
@@ -374,7 +379,7 @@ func (r *reader) replaceLater(serial uint64) {
 	}
 }
 
-// delete removes a replaced consumer when its server answers within a
+// delete removes a replaced consumer when the cluster answers within a
 // second; otherwise the server's inactivity limit removes it.
 func (r *reader) delete(cons jetstream.Consumer) {
 	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
