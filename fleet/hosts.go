@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // hostTable knows every host and source in the stream and when each was
@@ -26,15 +27,15 @@ type hostEntry struct {
 
 func newHostTable() *hostTable { return &hostTable{hosts: make(map[string]*hostEntry)} }
 
-func (t *hostTable) start(ctx context.Context, js jetstream.JetStream, streamName string) (jetstream.ConsumeContext, error) {
-	cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy,
-		HeadersOnly:   true,
-	})
-	if err != nil {
+// start reads the stream for the table (headers only: the last message of
+// every subject, then every new one) until the reader is stopped.
+func (t *hostTable) start(ctx context.Context, h *Hub) (*reader, error) {
+	rd := newReader(h.opts.JS, h.opts.Conn, readerConfig{Stream: h.opts.Stream, LastPerSubject: true, HeadersOnly: true,
+		Handle: t.handle, Logger: h.log.With(zap.String("reader", "hosts")), Resets: &h.consumerResets, StreamLast: h.streamLast.Load})
+	if _, err := rd.start(ctx); err != nil {
 		return nil, err
 	}
-	return cons.Consume(t.handle)
+	return rd, nil
 }
 
 func (t *hostTable) handle(m jetstream.Msg) {
@@ -108,7 +109,10 @@ type HubStats struct {
 	Messages, BadMessages         uint64
 	Duplicates, Rejected, Resumes uint64
 	RetentionGaps                 int64
-	Ready                         bool
+	// ConsumerReplacements counts the consumers replaced after they
+	// stopped delivering (a NATS server died, a connection moved).
+	ConsumerReplacements uint64
+	Ready                bool
 }
 
 // Stats reads the counters.
@@ -116,5 +120,5 @@ func (h *Hub) Stats() HubStats {
 	return HubStats{Streams: h.refs.Load(), Views: h.consumers.Load(), Sent: h.sent.Load(), SentBytes: h.sentBytes.Load(),
 		Dropped: h.dropped.Load(), Messages: h.messages.Load(), BadMessages: h.badMessages.Load(),
 		Duplicates: h.duplicates.Load(), Rejected: h.rejected.Load(), Resumes: h.resumes.Load(),
-		RetentionGaps: h.retentionGaps.Load(), Ready: h.Ready()}
+		RetentionGaps: h.retentionGaps.Load(), ConsumerReplacements: h.consumerResets.Load(), Ready: h.Ready()}
 }

@@ -108,6 +108,10 @@ type Hub struct {
 	messages, badMessages          atomic.Uint64
 	duplicates, rejected, resumes  atomic.Uint64
 	consumers, retentionGaps, refs atomic.Int64
+	consumerResets                 atomic.Uint64
+	// streamLast is the stream's last sequence at the last check (Run):
+	// readers ask about an idle consumer only when there is more.
+	streamLast atomic.Uint64
 }
 
 // NewHub returns a Hub; it starts nothing until Run.
@@ -122,16 +126,19 @@ func NewHub(o HubOptions) *Hub {
 func (h *Hub) Run(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	var hostsCC jetstream.ConsumeContext
+	var hosts *reader
 	defer func() {
-		if hostsCC != nil {
-			hostsCC.Stop()
+		if hosts != nil {
+			hosts.stop()
 		}
 	}()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := h.opts.JS.Stream(cctx, h.opts.Stream)
+		st, err := h.opts.JS.Stream(cctx, h.opts.Stream)
 		cancel()
+		if err == nil {
+			h.streamLast.Store(st.CachedInfo().State.LastSeq)
+		}
 		ok := err == nil && h.opts.Conn.IsConnected()
 		if ok != h.ready.Load() {
 			if ok {
@@ -140,11 +147,13 @@ func (h *Hub) Run(ctx context.Context) error {
 				h.log.Warn("fleet stream not reachable", zap.String("stream", h.opts.Stream), zap.Error(err))
 			}
 		}
-		if ok && hostsCC == nil {
-			if hostsCC, err = h.hosts.start(ctx, h.opts.JS, h.opts.Stream); err != nil {
+		if ok && hosts == nil {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if hosts, err = h.hosts.start(sctx, h); err != nil {
 				h.log.Warn("fleet: host table", zap.Error(err))
-				hostsCC = nil
+				hosts = nil
 			}
+			cancel()
 		}
 		h.ready.Store(ok)
 		select {
@@ -426,21 +435,35 @@ func (h *Hub) subscribe(ctx context.Context, sp *viewSpec, req *query.Request) (
 		floor = pos{state.LastSeq, whole}
 	}
 	nv := newView(h, *sp, floor)
-	if err := nv.start(ctx, h.opts.JS); err != nil {
+	vctx, vcancel := context.WithTimeout(ctx, 6*time.Second)
+	err = nv.start(vctx, h.opts.JS)
+	vcancel()
+	if err != nil {
 		return nil, nil, nil, nil, &refusal{http.StatusServiceUnavailable, "cannot read the fleet stream: " + err.Error()}
 	}
 	h.consumers.Add(1)
 	h.mu.Lock()
+	select {
+	case <-h.done: // closed meanwhile: Close did not see this view
+		h.mu.Unlock()
+		nv.stop()
+		h.consumers.Add(-1)
+		return nil, nil, nil, nil, &refusal{http.StatusServiceUnavailable, "shutting down"}
+	default:
+	}
 	if _, taken := h.views[sp.key]; !taken {
 		h.views[sp.key] = nv // a resumed view serves later viewers too
 	}
 	h.mu.Unlock()
 	if resuming {
+		// What the view read before the viewer joined is in its ring:
+		// everything there is after the resume point.
 		nv.mu.Lock()
+		backlog := nv.afterLocked(resume)
 		nv.viewers[vw] = struct{}{}
 		h.refs.Add(1)
 		nv.mu.Unlock()
-		return vw, nv, head, nil, nil
+		return vw, nv, head, backlog, nil
 	}
 	return h.join(ctx, nv, vw, head, req.Tail)
 }

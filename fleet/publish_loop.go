@@ -329,14 +329,21 @@ func (l *loop) settle() {
 	l.pend = l.pend[1:]
 }
 
+// maxBackoff bounds the wait between two attempts. While a stream elects a
+// new leader (4 to 9 s when the old one was killed), every publish is
+// refused at once (no server listens on the stream's subjects), so
+// attempts are cheap, and the first after the election is what the fleet
+// view waits for: within a second of it, not up to 5 s later.
+const maxBackoff = time.Second
+
 // fail enters broken: the window is sent again after the backoff, which
-// doubles with each failed attempt up to 5 s (more errors of the same
-// attempt, such as the acknowledgements of the rest of the window, change
-// nothing). Failures are logged at most once every 10 s.
+// doubles with each failed attempt up to maxBackoff (more errors of the
+// same attempt, such as the acknowledgements of the rest of the window,
+// change nothing). Failures are logged at most once every 10 s.
 func (l *loop) fail(err error) {
 	if !l.broken {
 		l.nextTry = time.Now().Add(l.backoff)
-		l.backoff = min(2*l.backoff, 5*time.Second)
+		l.backoff = min(2*l.backoff, maxBackoff)
 	}
 	l.broken = true
 	if err != nil && time.Since(l.lastErr) > 10*time.Second {

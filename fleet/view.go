@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,7 +75,7 @@ type seen struct {
 	lastID string // agent id of the last line
 }
 
-// view is one ordered consumer and the viewers that share it: its events
+// view is one ordered read of the stream and the viewers that share it: its events
 // are filtered and encoded once, kept in a bounded ring for viewers that
 // join or resume later, and queued to each viewer without blocking.
 type view struct {
@@ -96,7 +95,7 @@ type view struct {
 	stopped  bool
 	scratch  []byte // lineEvent's
 
-	cc jetstream.ConsumeContext
+	rd *reader
 }
 
 func newView(h *Hub, spec viewSpec, floor pos) *view {
@@ -105,35 +104,24 @@ func newView(h *Hub, spec viewSpec, floor pos) *view {
 		ring: make([]*hevent, 0, 64)}
 }
 
-// start creates the view's ordered consumer from the sequence after floor
-// (floor's own message when floor is inside it).
+// start starts the view's reader from the sequence after floor (floor's
+// own message when floor is inside it): an ordered read of the stream that
+// replaces its consumer whenever it stops delivering (reader.go).
 func (v *view) start(ctx context.Context, js jetstream.JetStream) error {
 	first := v.floor.seq + 1
 	if v.floor.idx != whole {
 		first = v.floor.seq
 	}
-	if first == 0 {
-		first = 1
-	}
-	cons, err := js.OrderedConsumer(ctx, v.hub.opts.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    v.spec.subjects,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       first,
-		InactiveThreshold: 30 * time.Second,
-	})
-	if err != nil {
-		return err
-	}
-	// Heartbeats every 2s: a consumer whose server died is noticed and
-	// recreated on another one within seconds, not after the 30s default.
-	cc, err := cons.Consume(v.handle, jetstream.PullMaxMessages(512),
-		jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(2*time.Second))
+	h := v.hub
+	rd := newReader(js, h.opts.Conn, readerConfig{Stream: h.opts.Stream, Filter: v.spec.subjects, StartAt: first,
+		Handle: v.handle, Logger: h.log, Resets: &h.consumerResets, StreamLast: h.streamLast.Load})
+	info, err := rd.start(ctx)
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
-	v.cc = cc
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+	v.rd = rd
+	if info != nil && info.NumPending == 0 {
 		v.markCaughtLocked()
 	}
 	v.mu.Unlock()
@@ -147,30 +135,30 @@ func (v *view) markCaughtLocked() {
 	}
 }
 
-// stop ends the consumer and every viewer of the view.
+// stop ends the reader and every viewer of the view.
 func (v *view) stop() {
 	v.mu.Lock()
 	v.stopped = true
-	cc := v.cc
+	rd := v.rd
 	for w := range v.viewers {
 		w.end()
 	}
 	v.mu.Unlock()
-	if cc != nil {
-		cc.Stop()
+	if rd != nil {
+		rd.stop()
 	}
 }
 
 // handle runs on the client library's goroutine for each message, in
-// stream order.
+// stream order, once (the reader drops what a replaced consumer still
+// delivers).
 func (v *view) handle(m jetstream.Msg) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return
 	}
 	seq := meta.Sequence.Stream
-	// Under the lock: the dedup table is the view's, and after a consumer
-	// reset the library may still be finishing a callback of the old one.
+	// Under the lock: the dedup table and the ring are the view's.
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	evs := v.decode(m, seq)

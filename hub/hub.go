@@ -159,6 +159,7 @@ func writeMetrics(w io.Writer, s fleet.HubStats) {
 		{"edgetail_hub_rejected_total", "counter", "Stream requests refused before streaming.", s.Rejected},
 		{"edgetail_hub_resumes_total", "counter", "Streams resumed from an id.", s.Resumes},
 		{"edgetail_hub_retention_gaps_total", "counter", "Resumes whose point had passed the stream's retention.", s.RetentionGaps},
+		{"edgetail_hub_consumer_replacements_total", "counter", "JetStream consumers replaced after they stopped delivering (a NATS server died, the connection moved).", s.ConsumerReplacements},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", m.name, m.help, m.name, m.typ, m.name, m.v)
 	}
