@@ -54,6 +54,20 @@ func newHook(t *testing.T) *hook {
 	return h
 }
 
+// setAnswer says how the receiver answers from now on.
+func (h *hook) setAnswer(f func(call int, w http.ResponseWriter) bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.answer = f
+}
+
+// callCount is how many requests the receiver has had.
+func (h *hook) callCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls
+}
+
 func (h *hook) received() []map[string]any {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -277,7 +291,7 @@ func TestAlertReceiverDownFor3s(t *testing.T) {
 	h := newHook(t)
 	var mu sync.Mutex
 	var firstCall time.Time
-	h.answer = func(call int, w http.ResponseWriter) bool {
+	h.setAnswer(func(call int, w http.ResponseWriter) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		if firstCall.IsZero() {
@@ -288,7 +302,7 @@ func TestAlertReceiverDownFor3s(t *testing.T) {
 			return true
 		}
 		return false
-	}
+	})
 	path, cfg := fileSource(t, "alerts:\n"+alertRule("errs", h.URL, ""))
 	a := start(t, cfg)
 	appendLines(t, path, "ERROR boom")
@@ -296,7 +310,7 @@ func TestAlertReceiverDownFor3s(t *testing.T) {
 	mu.Lock()
 	after := h.at[0].Sub(firstCall)
 	mu.Unlock()
-	t.Logf("delivered %v after the first attempt, in %d attempts", after.Round(time.Millisecond), h.calls)
+	t.Logf("delivered %v after the first attempt, in %d attempts", after.Round(time.Millisecond), h.callCount())
 	if len(n) != 1 || after < 3*time.Second {
 		t.Fatalf("%d notifications, the first %v after the first attempt", len(n), after)
 	}
@@ -312,7 +326,7 @@ func TestAlertHangingReceiverDelaysNothingElse(t *testing.T) {
 	hang := newHook(t)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) }) // before hang.Close, which waits for its handlers
-	hang.answer = func(int, http.ResponseWriter) bool { <-release; return true }
+	hang.setAnswer(func(int, http.ResponseWriter) bool { <-release; return true })
 	h := newHook(t)
 	path, cfg := fileSource(t, "alerts:\n"+alertRule("hangs", hang.URL, "", "      timeout: 60s\n")+alertRule("works", h.URL, ""))
 	a := start(t, cfg)
@@ -326,7 +340,7 @@ func TestAlertHangingReceiverDelaysNothingElse(t *testing.T) {
 		}
 		h.wait(t, i+1, 2*time.Second, 0)
 	}
-	if hang.calls == 0 {
+	if hang.callCount() == 0 {
 		t.Fatal("the hanging webhook was never called")
 	}
 }
@@ -372,13 +386,13 @@ func TestAlertResumesAcrossRestart(t *testing.T) {
 // receiver; neither it nor the URL reaches the log or /api/alerts.
 func TestAlertHeaderFromEnvironmentNeverLogged(t *testing.T) {
 	h := newHook(t)
-	h.answer = func(call int, w http.ResponseWriter) bool {
+	h.setAnswer(func(call int, w http.ResponseWriter) bool {
 		if call == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return true
 		}
 		return false
-	}
+	})
 	const secret = "tok-e2e-S3CR3T"
 	url := h.URL + "/T000/B000/PATHSECRET"
 	path, cfg := fileSource(t, "alerts:\n"+alertRule("errs", url, "", "      headers: {Authorization: \"Bearer ${EDGETAIL_HOOK_TOKEN}\"}\n"))
