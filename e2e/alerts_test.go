@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // hook is a webhook receiver in the test process: it records what it is
@@ -413,5 +415,37 @@ func TestAlertHeaderFromEnvironmentNeverLogged(t *testing.T) {
 		if strings.Contains(logs, s) || strings.Contains(string(js), s) {
 			t.Fatalf("%q in the log or the status:\n%s\n%s", s, logs, js)
 		}
+	}
+}
+
+// The agent's page lists the rules with their last notifications, and its
+// Test button reaches the webhook; an agent without rules shows no panel.
+func TestAlertUIPanel(t *testing.T) {
+	h := newHook(t)
+	path, cfg := fileSource(t, "alerts:\n"+alertRule("api-errors", h.URL, ""))
+	a := start(t, cfg)
+	appendLines(t, path, "ERROR payment 42 failed")
+	h.wait(t, 1, 5*time.Second, 0)
+	b := newBrowser(t)
+	ctx := b.ctx
+	do(t, ctx, chromedp.Navigate(a.url+"/"))
+	waitJS(t, ctx, "the panel", `!document.getElementById("alerts-box").hidden`, 10*time.Second)
+	js[bool](t, ctx, `(document.getElementById("alerts-box").open = true, true)`)
+	rule := `document.querySelector('#alert-list li[data-rule="api-errors"]')`
+	waitJS(t, ctx, "the rule and its notification", rule+` && `+rule+`.textContent.includes("firing") && `+rule+`.textContent.includes("ERROR payment <num> failed") && `+rule+`.querySelector(".res-sent")`, 10*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#alert-list li[data-rule="api-errors"] .alert-test`)))
+	waitJS(t, ctx, "the test sent", rule+`.querySelector(".alert-test").textContent === "Sent"`, 10*time.Second)
+	if n := h.wait(t, 2, 5*time.Second, 0); n[1]["kind"] != "test" {
+		t.Fatalf("%v", n[1])
+	}
+
+	_, cfg2 := fileSource(t, "")
+	a2 := start(t, cfg2)
+	tab := b.tab()
+	do(t, tab, chromedp.Navigate(a2.url+"/"))
+	waitJS(t, tab, "live", connState+` === "live"`, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if !js[bool](t, tab, `document.getElementById("alerts-box").hidden`) {
+		t.Fatal("an agent without rules shows the alerts panel")
 	}
 }

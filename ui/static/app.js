@@ -7,7 +7,8 @@
 // for the view shown: the log view (js/logview.js, with js/filters.js) or the
 // metrics view (js/charts.js). js/state.js keeps the view in the URL,
 // js/sources.js the sources panel, js/auth.js the token prompt,
-// js/agentdisk.js the reads of the past from disk (Download, Load older).
+// js/agentdisk.js the reads of the past from disk (Download, Load older),
+// js/alerts.js the alert rules' panel.
 // The hub's page (fleet.js) is the same log view, filters and reader.
 //
 // Log text is only ever put in the page with textContent / text nodes: lines
@@ -22,6 +23,7 @@ import * as logview from "./js/logview.js";
 import { wireFilters } from "./js/filters.js";
 import * as disk from "./js/agentdisk.js";
 import { METRIC_TAIL, addSample, resetSamples, scheduleDraw } from "./js/charts.js";
+import { loadAlerts } from "./js/alerts.js";
 
 const stream = new Stream({ status: setConn, headers: authHeaders, auth: askToken });
 
@@ -146,6 +148,8 @@ async function init() {
   logview.showLook();
   await loadSources();
   showView(st.view);
+  loadAlerts();
+  setInterval(() => { if ($("alerts-box").open || $("alerts-box").hidden) loadAlerts(); }, 5000);
   setInterval(async () => {
     if (await loadSources()) {
       // Sources were added or removed (a reload): follow the new set.
