@@ -449,3 +449,42 @@ func TestAlertUIPanel(t *testing.T) {
 		t.Fatal("an agent without rules shows the alerts panel")
 	}
 }
+
+// SIGHUP applies changed rules only: an unchanged rule keeps its groups
+// and cooldowns (the same error again is not notified again), one that
+// groups differently starts its groups afresh, and a removed one stops.
+func TestAlertSIGHUPAppliesChangedRulesOnly(t *testing.T) {
+	h := newHook(t)
+	path, cfg := fileSource(t, "alerts:\n"+alertRule("same", h.URL+"/same", "")+alertRule("changed", h.URL+"/changed", "")+alertRule("removed", h.URL+"/removed", ""))
+	a := start(t, cfg)
+	appendLines(t, path, "ERROR disk 1 full")
+	h.wait(t, 3, 5*time.Second, 200*time.Millisecond)
+	body, err := os.ReadFile(a.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := strings.Replace(string(body), alertRule("changed", h.URL+"/changed", ""), alertRule("changed", h.URL+"/changed", "    group_by: rule\n"), 1)
+	next = strings.Replace(next, alertRule("removed", h.URL+"/removed", ""), "", 1)
+	if next == string(body) {
+		t.Fatal("the config did not change")
+	}
+	if err := os.WriteFile(a.cfg, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload", func() bool { return strings.Contains(a.logs.String(), `"reloaded"`) })
+	appendLines(t, path, "ERROR disk 2 full")
+	n := h.wait(t, 4, 5*time.Second, time.Second)
+	if len(n) != 4 || n[3]["rule"] != "changed" || n[3]["group"] != "changed" {
+		t.Fatalf("after the reload: %v", n[3:])
+	}
+	var names []string
+	for _, r := range alertsJSON(t, a) {
+		names = append(names, r["name"].(string))
+	}
+	if strings.Join(names, ",") != "changed,same" {
+		t.Fatalf("rules after the reload: %v", names)
+	}
+}
