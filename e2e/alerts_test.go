@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"edgetail/journal/journaltest"
 )
 
 // hook is a webhook receiver in the test process: it records what it is
@@ -486,5 +488,30 @@ func TestAlertSIGHUPAppliesChangedRulesOnly(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "changed,same" {
 		t.Fatalf("rules after the reload: %v", names)
+	}
+}
+
+// A rule on a journal source, narrowed by identifier, is notified with the
+// entry's PRIORITY level and cursor id, and resumes by cursor: an entry
+// logged while the agent was killed is notified once after it starts.
+func TestAlertJournalResumesByCursor(t *testing.T) {
+	jd := journaltest.Start(t)
+	h := newHook(t)
+	a := startJournalAgent(t, jd, "alerts:\n  - name: j-errors\n    sources: [j]\n    level: error\n    identifier: app\n    webhook: {url: \""+h.URL+"\"}\n")
+	jd.Log(t, "other", 3, "not ours")
+	jd.Log(t, "app", 6, "just info")
+	jd.Log(t, "app", 3, "payment 17 failed")
+	n := h.wait(t, 1, 5*time.Second, 500*time.Millisecond)
+	if len(n) != 1 || n[0]["line"] != "payment 17 failed" || n[0]["level"] != "error" || !strings.HasPrefix(n[0]["id"].(string), "c") {
+		t.Fatalf("%v", n)
+	}
+	waitFor(t, "sent", func() bool { return ruleStatus(t, a, "j-errors")["sent"] == 1.0 })
+	a.restart(t, true, func() {
+		jd.Log(t, "app", 2, "disk full while down")
+		jd.Log(t, "app", 6, "info while down")
+	})
+	n = h.wait(t, 2, 10*time.Second, 2*time.Second)
+	if len(n) != 2 || n[1]["line"] != "disk full while down" {
+		t.Fatalf("after the restart: %v", n)
 	}
 }
