@@ -141,7 +141,8 @@ type rule struct {
 	st  ruleState
 	pat []byte // the evaluator's pattern buffer
 
-	saveMu sync.Mutex // orders the writes of the state file
+	saveMu      sync.Mutex // orders the writes of the state file
+	saveFailing bool       // the last write failed; saveMu held
 }
 
 // ruleState is what a rule keeps across reloads and, in state_dir,

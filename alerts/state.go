@@ -114,10 +114,19 @@ func (r *rule) save(extra []*pending) {
 	}
 	b := r.marshalLocked(extra)
 	r.mu.Unlock()
-	if err := r.e.writeState(p, b); err != nil {
+	err := r.e.writeState(p, b)
+	if err != nil {
 		r.ctr.saveErrors.Add(1)
-		r.log.Warn("cannot save the rule's state", zap.Error(err))
 	}
+	// Said once when saving starts failing, and once when it works again
+	// (saveMu held): not on every save, every few seconds.
+	switch {
+	case err != nil && !r.saveFailing:
+		r.log.Warn("cannot save the rule's state: a restart would evaluate again what it evaluated since", zap.Error(err))
+	case err == nil && r.saveFailing:
+		r.log.Info("the rule's state is saved again")
+	}
+	r.saveFailing = err != nil
 }
 
 // marshalLocked encodes the state; r.mu held.
