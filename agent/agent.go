@@ -25,6 +25,7 @@ import (
 	"edgetail/hostmetrics"
 	"edgetail/journal"
 	"edgetail/journalsource"
+	"edgetail/multiline"
 	"edgetail/procs"
 	"edgetail/stream"
 	"edgetail/tailer"
@@ -411,6 +412,14 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 		p.run(ctx, js.Run, js.Started(), log, "journal source stopped")
 		return p, nil
 	}
+	var ml *multiline.Rules
+	if s.Multiline != nil {
+		var err error
+		if ml, err = s.Multiline.rules(); err != nil {
+			cancel()
+			return nil, fmt.Errorf("source %s: multiline: %w", s.Name, err)
+		}
+	}
 	fs, err := filesource.New(filesource.Options{
 		Stream:       a.hub.Source(s.Name, stream.KindFile),
 		Globs:        s.Files,
@@ -419,6 +428,7 @@ func (a *Agent) start(s SourceConfig, cfg *Config) (*producer, error) {
 		MaxLineBytes: cfg.Stream.MaxLineBytes,
 		Prefill:      cfg.Stream.ReplayLines,
 		StateDir:     cfg.StateDir,
+		Multiline:    ml,
 		Logger:       log,
 	})
 	if err != nil {

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"edgetail/logging"
+	"edgetail/multiline"
 	"edgetail/stream"
 	"edgetail/tailer"
 	"edgetail/web"
@@ -60,6 +64,37 @@ type SourceConfig struct {
 	Metrics *MetricsConfig `yaml:"metrics"`
 	Journal *JournalConfig `yaml:"journal"`
 	Publish bool           `yaml:"publish"` // send the source's lines to the fleet (agent/fleet.go)
+	// Multiline groups a file source's lines into events (stack traces);
+	// nil: every line is an event.
+	Multiline *MultilineConfig `yaml:"multiline"`
+}
+
+// MultilineConfig is a file source's grouping of lines into events (SPEC
+// "Multi-line events"): one of Preset and Start; zero values are the
+// defaults (500 lines, 256KiB, 300ms).
+type MultilineConfig struct {
+	Preset   string        `yaml:"preset"`    // java, python, go, ruby, dotnet, indent
+	Start    string        `yaml:"start"`     // RE2: a matching line starts an event
+	MaxLines int           `yaml:"max_lines"` // [500]
+	MaxBytes string        `yaml:"max_bytes"` // 256KiB, 1MiB, or bytes [256KiB]
+	Wait     time.Duration `yaml:"wait"`      // [300ms]
+}
+
+// rules compiles the settings for the file source (the agent validated
+// them: validateMultiline).
+func (m *MultilineConfig) rules() (*multiline.Rules, error) {
+	c := multiline.Config{Preset: m.Preset, Start: m.Start, MaxLines: m.MaxLines, Wait: m.Wait}
+	if m.MaxBytes != "" {
+		n, err := parseBytes(m.MaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		if n > math.MaxInt32 {
+			return nil, fmt.Errorf("%d bytes is too large", n)
+		}
+		c.MaxBytes = int(n)
+	}
+	return multiline.Compile(c)
 }
 
 // JournalConfig selects entries of the systemd journal; the zero value is
@@ -225,6 +260,43 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateMultiline checks a source's multiline block, each problem at
+// its own key's line.
+func (c *Config) validateMultiline(k string, s SourceConfig) []Problem {
+	var probs []Problem
+	add := func(key, format string, args ...any) { probs = append(probs, c.doc.Problem(key, format, args...)) }
+	m, mk := s.Multiline, k+".multiline"
+	if len(s.Files) == 0 {
+		add(mk, "multiline groups the lines of files: a journal groups each entry's lines already")
+	}
+	switch {
+	case m.Preset != "" && m.Start != "":
+		add(mk+".start", "start and preset are exclusive: set one")
+	case m.Preset == "" && m.Start == "":
+		add(mk, "set preset (%s) or start", strings.Join(multiline.Presets, ", "))
+	case m.Start != "":
+		if _, err := regexp.Compile(m.Start); err != nil {
+			add(mk+".start", "bad regular expression: %v", err)
+		}
+	case !slices.Contains(multiline.Presets, m.Preset):
+		add(mk+".preset", "unknown preset %q (want %s)", m.Preset, strings.Join(multiline.Presets, ", "))
+	}
+	if m.MaxLines < 0 {
+		add(mk+".max_lines", "must be >= 0 (0: 500)")
+	}
+	if m.MaxBytes != "" {
+		if n, err := parseBytes(m.MaxBytes); err != nil {
+			add(mk+".max_bytes", "%v", err)
+		} else if n > math.MaxInt32 {
+			add(mk+".max_bytes", "at most 2GiB")
+		}
+	}
+	if m.Wait < 0 {
+		add(mk+".wait", "must be >= 0 (0: 300ms)")
+	}
+	return probs
+}
+
 func (c *Config) validate() []Problem {
 	var probs []Problem
 	add := func(key, format string, args ...any) { probs = append(probs, c.doc.Problem(key, format, args...)) }
@@ -281,6 +353,9 @@ func (c *Config) validate() []Problem {
 		case "", "native", "poll":
 		default:
 			add(k+".engine", "want native or poll, got %q", s.Engine)
+		}
+		if s.Multiline != nil {
+			probs = append(probs, c.validateMultiline(k, s)...)
 		}
 		if s.Metrics != nil && s.Metrics.Interval < 10*time.Millisecond {
 			add(k+".metrics.interval", "must be at least 10ms")

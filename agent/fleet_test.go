@@ -149,7 +149,7 @@ auth:
 		resp.Body.Close()
 	}
 	// The UI: the page with its host picker, and its script.
-	for path, want := range map[string]string{"/": "f-pick", "/ui/fleet.js": "/api/hosts"} {
+	for path, want := range map[string]string{"/": "host-list", "/ui/fleet.js": "hosts.js"} {
 		resp := get(path)
 		var b strings.Builder
 		sc := bufio.NewScanner(resp.Body)

@@ -93,7 +93,7 @@ func (e *env) rulesRound(key string, rate int, d time.Duration, rules string, sw
 		if err := os.MkdirAll(sd, 0o755); err != nil {
 			return cpu, 0, 0, err
 		}
-		if srvs[i], err = startEdgetailWith(e.bin, sd, file, 0, false, extras[i]); err != nil {
+		if srvs[i], err = startEdgetailWith(e.bin, sd, file, 0, false, "", extras[i]); err != nil {
 			return cpu, 0, 0, err
 		}
 		defer srvs[i].stop()

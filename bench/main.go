@@ -45,7 +45,7 @@ func main() {
 		notes  = flag.String("notes", "bench/NOTES.md", "hand-written profile notes appended to the report ('' for none)")
 		quick  = flag.Bool("quick", false, "a short smoke run")
 		prof   = flag.String("profile", "", "directory for edgetail's CPU and heap profiles of each scenario (enables its pprof listener)")
-		only   = flag.String("only", "", "comma-separated scenarios to run: rest1000,rest10000,alerts10000,lat1,lat10k,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
+		only   = flag.String("only", "", "comma-separated scenarios to run: rest1000,rest10000,restml1000,restml10000,alerts10000,lat1,lat10k,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
 		noWS   = flag.Bool("no-websocketd", false, "skip websocketd even when installed")
 		lineSz = flag.Int("line", 100, "bytes per line, newline included")
 		naive  = flag.String("naive", "", "run the naive baseline server on this file (the bench starts it itself)")
@@ -118,8 +118,20 @@ func main() {
 			logResult(key, tl, 0)
 		}
 	}
+	// The same at rest with a multiline source (issue 20): edgetail with
+	// and without `multiline: {preset: java}` beside tail -F in one window.
+	for _, rate := range []int{1000, 10000} {
+		key := "restml" + strconv.Itoa(rate)
+		if want(key) {
+			et, ml, tl := e.runRestML(key, rate, p.dur)
+			rep.res[key] = map[string]result{kindEdgetail: et, kindEdgetailML: ml, kindTail: tl}
+			logResult(key, et, 0)
+			logResult(key, ml, 0)
+			logResult(key, tl, 0)
+		}
+	}
 	if want("alerts10000") {
-		// Two rounds of the usual window (see runRules); -alerts-control
+		// Rounds of the usual window (-alerts-rounds, see runRules); -alerts-control
 		// gives both agents no rules, to see the noise.
 		rules := benchRules
 		if *rulesFile != "" {

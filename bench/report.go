@@ -189,7 +189,7 @@ func commas(n int64) string {
 	return s
 }
 
-var order = []string{"rest1000", "rest10000", "alerts10000", "lat1", "lat10k", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
+var order = []string{"rest1000", "rest10000", "restml1000", "restml10000", "alerts10000", "lat1", "lat10k", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
 
 func (r *report) markdown(notes []byte) string {
 	var b strings.Builder
@@ -222,7 +222,7 @@ func (r *report) markdown(notes []byte) string {
 	b.WriteString("## Every scenario in detail\n\n")
 	b.WriteString("| scenario | server | lines written | clients | events received | lost (clients with loss) | repeated | reordered | gap events | p50 / p99 / max ms | CPU | RSS | connects |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range order {
-		for _, s := range []string{kindEdgetail, kindWebsocketd, kindNaive, kindTail, kindNoRules} {
+		for _, s := range []string{kindEdgetail, kindEdgetailML, kindWebsocketd, kindNaive, kindTail, kindNoRules} {
 			x, ok := r.res[k][s]
 			if !ok {
 				continue
@@ -329,24 +329,37 @@ func (r *report) costTable() string {
 		val                     func(result) float64
 		unit                    string
 		target                  float64
+		who                     string // the measured server: "" is edgetail
 	}
 	cpu := func(x result) float64 { return x.cpu }
 	p99 := func(x result) float64 { return x.sum.p99 }
 	lines := []line{
-		{"1,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest1000", kindTail, cpu, "%", 1.0},
-		{"10,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest10000", kindTail, cpu, "%", 1.0},
-		{"10,000 lines/s, no client, five alert rules (none matching)", "CPU", "the same agent without rules", "alerts10000", kindNoRules, cpu, "%", 1.1},
-		{"1 client, 1,000 lines/s", "CPU", "naive server", "lat1", kindNaive, cpu, "%", 1.0},
-		{"", "p99", "naive server", "lat1", kindNaive, p99, "ms", 1.0},
-		{"100 clients × 1,000 lines/s", "CPU", "naive server", "fan100", kindNaive, cpu, "%", 1.0},
-		{"", "p99", "naive server", "fan100", kindNaive, p99, "ms", 0.7},
-		{"1,000 clients × 100 lines/s", "CPU", "naive server", "fan1000", kindNaive, cpu, "%", 0},
-		{"", "p99", "naive server", "fan1000", kindNaive, p99, "ms", 0.7},
+		{"1,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest1000", kindTail, cpu, "%", 1.0, ""},
+		{"10,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest10000", kindTail, cpu, "%", 1.0, ""},
+		{"10,000 lines/s, no client, five alert rules (none matching)", "CPU", "the same agent without rules", "alerts10000", kindNoRules, cpu, "%", 1.1, ""},
+		{"1 client, 1,000 lines/s", "CPU", "naive server", "lat1", kindNaive, cpu, "%", 1.0, ""},
+		{"", "p99", "naive server", "lat1", kindNaive, p99, "ms", 1.0, ""},
+		{"100 clients × 1,000 lines/s", "CPU", "naive server", "fan100", kindNaive, cpu, "%", 1.0, ""},
+		{"", "p99", "naive server", "fan100", kindNaive, p99, "ms", 0.7, ""},
+		{"1,000 clients × 100 lines/s", "CPU", "naive server", "fan1000", kindNaive, cpu, "%", 0, ""},
+		{"", "p99", "naive server", "fan1000", kindNaive, p99, "ms", 0.7, ""},
+		// Issue 20: the multiline source, with plain edgetail and tail -F in
+		// the same window.
+		{"1,000 lines/s, no client, `multiline: {preset: java}`", "CPU", "`tail -F -n 0`", "restml1000", kindTail, cpu, "%", 1.0, kindEdgetailML},
+		{"", "CPU", "edgetail without multiline", "restml1000", kindEdgetail, cpu, "%", 0, kindEdgetailML},
+		{"1,000 lines/s, no client, without multiline (same run)", "CPU", "`tail -F -n 0`", "restml1000", kindTail, cpu, "%", 1.0, ""},
+		{"10,000 lines/s, no client, `multiline: {preset: java}`", "CPU", "`tail -F -n 0`", "restml10000", kindTail, cpu, "%", 1.0, kindEdgetailML},
+		{"", "CPU", "edgetail without multiline", "restml10000", kindEdgetail, cpu, "%", 0, kindEdgetailML},
+		{"10,000 lines/s, no client, without multiline (same run)", "CPU", "`tail -F -n 0`", "restml10000", kindTail, cpu, "%", 1.0, ""},
 	}
 	b.WriteString("## Cost per line against a baseline in the same run (issue 11)\n\n")
 	b.WriteString("| scenario | measure | edgetail | baseline | baseline's | ratio | target | met |\n|---|---|---|---|---|---|---|---|\n")
 	for _, l := range lines {
-		et, ok1 := get(l.key, kindEdgetail)
+		who := l.who
+		if who == "" {
+			who = kindEdgetail
+		}
+		et, ok1 := get(l.key, who)
 		bs, ok2 := get(l.key, l.kind)
 		if !ok1 || !ok2 {
 			continue
@@ -376,9 +389,11 @@ func (r *report) costTable() string {
 		}
 		b.WriteString(".\n")
 	}
-	for _, k := range []string{"rest1000", "rest10000", "alerts10000"} {
-		if x, ok := r.res[k][kindEdgetail]; ok && x.note != "" {
-			fmt.Fprintf(&b, "%s: %s.\n", k, x.note)
+	for _, k := range []string{"rest1000", "rest10000", "restml1000", "restml10000", "alerts10000"} {
+		for _, s := range []string{kindEdgetail, kindEdgetailML} {
+			if x, ok := r.res[k][s]; ok && x.note != "" {
+				fmt.Fprintf(&b, "%s (%s): %s.\n", k, s, x.note)
+			}
 		}
 	}
 	b.WriteString("\n")

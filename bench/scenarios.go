@@ -49,7 +49,7 @@ func (e *env) newDir(key, kind string) (string, error) {
 func (e *env) start(kind, dir, file string, replayLines int, tailArgs ...string) (*server, error) {
 	switch kind {
 	case kindEdgetail:
-		return startEdgetail(e.bin, dir, file, replayLines, e.profDir != "")
+		return startEdgetail(e.bin, dir, file, replayLines, e.profDir != "", "")
 	case kindNaive:
 		return startNaive(dir, file)
 	}
@@ -459,25 +459,62 @@ func loopback(path string) (float64, error) {
 // `tail -F -n 0 FILE >/dev/null` on the same file in the same window, and
 // checks with edgetail's own lines_read counter that it read every line.
 func (e *env) runRest(key string, rate int, d time.Duration) (et, tl result) {
-	et, tl = result{server: kindEdgetail}, result{server: kindTail}
+	res, tl := e.runRestOf(key, rate, d, []restVariant{{kindEdgetail, ""}})
+	return res[0], tl
+}
+
+// runRestML is runRest with two edgetails on the same file in the same
+// window: one plain, one whose source has `multiline: {preset: java}`, so
+// that the cost of grouping is read against tail -F and against edgetail
+// without it, from one run.
+func (e *env) runRestML(key string, rate int, d time.Duration) (plain, ml, tl result) {
+	res, tl := e.runRestOf(key, rate, d, []restVariant{{kindEdgetail, ""}, {kindEdgetailML, "{preset: java}"}})
+	return res[0], res[1], tl
+}
+
+// restVariant is one edgetail of a rest scenario: its result's name and
+// its source's multiline setting ("" none).
+type restVariant struct{ kind, multiline string }
+
+func (e *env) runRestOf(key string, rate int, d time.Duration, variants []restVariant) (ets []result, tl result) {
+	tl = result{server: kindTail}
+	ets = make([]result, len(variants))
+	for i, v := range variants {
+		ets[i] = result{server: v.kind}
+	}
+	fail := func(err error) {
+		for i := range ets {
+			ets[i].err = err
+		}
+		tl.err = err
+	}
 	dir, err := e.newDir(key, kindEdgetail)
 	if err != nil {
-		et.err, tl.err = err, err
+		fail(err)
 		return
 	}
 	file := filepath.Join(dir, "app.log")
 	w, err := newLineWriter(file, e.lineSize, 0)
 	if err != nil {
-		et.err, tl.err = err, err
+		fail(err)
 		return
 	}
 	defer w.close()
-	srv, err := e.start(kindEdgetail, dir, file, 0)
-	if err != nil {
-		et.err = err
-		return
+	srvs := make([]*server, len(variants))
+	for i, v := range variants {
+		sd := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.MkdirAll(sd, 0o755); err != nil {
+			fail(err)
+			return
+		}
+		srv, err := startEdgetail(e.bin, sd, file, 0, e.profDir != "", v.multiline)
+		if err != nil {
+			ets[i].err = err
+			return
+		}
+		defer srv.stop()
+		srvs[i] = srv
 	}
-	defer srv.stop()
 	tail := exec.Command("tail", "-F", "-n", "0", file)
 	if err := tail.Start(); err != nil { // stdout: /dev/null
 		tl.err = err
@@ -488,37 +525,49 @@ func (e *env) runRest(key string, rate int, d time.Duration) (et, tl result) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	profDone := make(chan struct{})
+	var profs sync.WaitGroup
 	if e.profDir != "" {
-		go func() {
-			defer close(profDone)
-			srv.profile(ctx, e.profPath(key, "cpu"), "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))))
-		}()
-	} else {
-		close(profDone)
+		for i, srv := range srvs {
+			name := key
+			if len(srvs) > 1 {
+				name += "-" + strconv.Itoa(i)
+			}
+			profs.Go(func() {
+				srv.profile(ctx, e.profPath(name, "cpu"), "profile?seconds="+strconv.Itoa(max(1, int(d.Seconds()))))
+			})
+		}
 	}
-	e0, t0 := sampleTree(srv.pid(), false), sampleTree(tail.Process.Pid, false)
+	e0 := make([]procSample, len(srvs))
+	for i, srv := range srvs {
+		e0[i] = sampleTree(srv.pid(), false)
+	}
+	t0 := sampleTree(tail.Process.Pid, false)
 	werr := w.run(ctx, rate, d)
-	e1, t1 := sampleTree(srv.pid(), false), sampleTree(tail.Process.Pid, false)
-	<-profDone
-	et.cpu, tl.cpu = cpuPercent(e0, e1), cpuPercent(t0, t1)
-	et.total, tl.total = w.seq, w.seq
+	t1 := sampleTree(tail.Process.Pid, false)
+	for i, srv := range srvs {
+		ets[i].cpu = cpuPercent(e0[i], sampleTree(srv.pid(), false))
+		ets[i].total = w.seq
+	}
+	profs.Wait()
+	tl.cpu, tl.total = cpuPercent(t0, t1), w.seq
 	if werr != nil {
-		et.err = werr
+		fail(werr)
 		return
 	}
-	end := time.Now().Add(5 * time.Second)
-	for {
-		got, err := srv.linesRead()
-		if err == nil && got >= uint64(w.seq) {
-			et.note = fmt.Sprintf("edgetail_lines_read_total %d of %d written", got, w.seq)
-			break
+	for i, srv := range srvs {
+		end := time.Now().Add(5 * time.Second)
+		for {
+			got, err := srv.linesRead()
+			if err == nil && got >= uint64(w.seq) {
+				ets[i].note = fmt.Sprintf("edgetail_lines_read_total %d of %d written", got, w.seq)
+				break
+			}
+			if time.Now().After(end) {
+				ets[i].err = fmt.Errorf("edgetail_lines_read_total %d of %d written after 5 s (%v)", got, w.seq, err)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(end) {
-			et.err = fmt.Errorf("edgetail_lines_read_total %d of %d written after 5 s (%v)", got, w.seq, err)
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return
 }

@@ -36,11 +36,14 @@ const (
 	kindWebsocketd = "websocketd"
 	kindNaive      = "naive"   // bench/naive.go, run as a child of the bench
 	kindTail       = "tail -F" // the at-rest baseline
+	// kindEdgetailML is edgetail with `multiline: {preset: java}` on its
+	// source, beside plain edgetail in the restml scenarios.
+	kindEdgetailML = "edgetail multiline"
 )
 
 // edgetailConfig is the agent's YAML for one scenario: one file source,
 // the caps raised for thousands of local clients.
-func edgetailConfig(file, stateDir string, replayLines int, pprof bool) string {
+func edgetailConfig(file, stateDir string, replayLines int, pprof bool, multiline string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\nlog_level: info\n")
 	// A state directory of its own: the known-files table of another run
@@ -50,6 +53,9 @@ func edgetailConfig(file, stateDir string, replayLines int, pprof bool) string {
 		b.WriteString("pprof: 127.0.0.1:0\n")
 	}
 	fmt.Fprintf(&b, "sources:\n  - name: app\n    files: [%q]\n", file)
+	if multiline != "" {
+		fmt.Fprintf(&b, "    multiline: %s\n", multiline)
+	}
 	b.WriteString("stream:\n  max_clients: 20000\n  max_clients_per_source: 20000\n  max_clients_per_ip: 20000\n  connect_rate_per_ip: -1\n")
 	if replayLines > 0 {
 		fmt.Fprintf(&b, "  replay_lines: %d\n  replay_bytes: %d\n", replayLines, 1<<30)
@@ -57,15 +63,18 @@ func edgetailConfig(file, stateDir string, replayLines int, pprof bool) string {
 	return b.String()
 }
 
-func startEdgetail(bin, dir, file string, replayLines int, pprof bool) (*server, error) {
-	return startEdgetailWith(bin, dir, file, replayLines, pprof, "")
+// startEdgetail runs edgetail on one file; multiline, when set, is the
+// source's multiline setting (YAML flow form).
+func startEdgetail(bin, dir, file string, replayLines int, pprof bool, multiline string) (*server, error) {
+	return startEdgetailWith(bin, dir, file, replayLines, pprof, multiline, "")
 }
 
 // startEdgetailWith is startEdgetail with more config (extra, YAML added
-// at the end), its config, log and state in dir.
-func startEdgetailWith(bin, dir, file string, replayLines int, pprof bool, extra string) (*server, error) {
+// at the end), its config, log and state in dir (two agents on one file
+// each have their own table of known files).
+func startEdgetailWith(bin, dir, file string, replayLines int, pprof bool, multiline, extra string) (*server, error) {
 	cfg := filepath.Join(dir, "edgetail.yaml")
-	yaml := edgetailConfig(file, filepath.Join(dir, "state"), replayLines, pprof) + extra
+	yaml := edgetailConfig(file, filepath.Join(dir, "state"), replayLines, pprof, multiline) + extra
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}

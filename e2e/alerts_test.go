@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"edgetail/alerts"
 	"edgetail/journal/journaltest"
 )
 
@@ -515,3 +516,35 @@ func TestAlertJournalResumesByCursor(t *testing.T) {
 		t.Fatalf("after the restart: %v", n)
 	}
 }
+
+// On a multi-line source a rule sees events, not lines: a stack trace is
+// one notification whose line is the whole trace and whose group is its
+// first line masked; a rule's q= on a frame of the trace finds the event;
+// the same trace again (other numbers) is the same group.
+func TestAlertMultilineTraceIsOneNotification(t *testing.T) {
+	h := newHook(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path)
+	a := start(t, fmt.Sprintf("sources:\n  - name: app\n    files: [%s/*.log]\n    multiline: {preset: java}\nalerts:\n"+
+		"  - name: jpa\n    q: \"HibernateJpaDialect.java:276\"\n    webhook: {url: %q}\n", dir, h.URL))
+	before, trace, after := springTrace(t)
+	appendLines(t, path, before...)
+	appendLines(t, path, trace...)
+	appendLines(t, path, after...)
+	n := h.wait(t, 1, 5*time.Second, 500*time.Millisecond)
+	if len(n) != 1 || n[0]["line"] != strings.Join(trace, "\n") || n[0]["group"] != alertsPattern(trace[0]) {
+		t.Fatalf("%v\nwant the group %q", n, alertsPattern(trace[0]))
+	}
+	// The same trace again, its numbers changed: the same group, counted.
+	again := append([]string(nil), trace...)
+	again[0] = strings.NewReplacer("0", "1", "2", "3", "4", "5").Replace(again[0])
+	appendLines(t, path, again...)
+	appendLines(t, path, after...)
+	waitFor(t, "the repeat counted", func() bool { return ruleStatus(t, a, "jpa")["matches"] == 2.0 })
+	if n := h.received(); len(n) != 1 {
+		t.Fatalf("the repeat was notified: %v", n[1:])
+	}
+}
+
+func alertsPattern(line string) string { return string(alerts.Pattern(nil, []byte(line))) }

@@ -30,8 +30,13 @@ type Event struct {
 	// Journal holds a journal entry's own fields; nil for other sources.
 	Journal *JournalFields
 	// Line is the sanitized line (valid UTF-8, no CR/LF) or, for a metric,
-	// the sample's JSON. It aliases Frame.
+	// the sample's JSON. It aliases Frame. For an event of several lines
+	// (Lines > 1) it is the sanitized lines joined by "\n", beside Frame
+	// (whose data: fields hold one line each).
 	Line []byte
+	// Lines is how many lines Line holds (1 for a single line; 0 for a
+	// metric sample).
+	Lines int
 	// Frame is the complete SSE event for a single-source text stream.
 	Frame []byte
 

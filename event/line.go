@@ -5,7 +5,10 @@
 // journal reader, follow) need not import the hub.
 package event
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // Line is one line (or, for a journal entry, one message) handed by a
 // producer to whatever commits it: the stream hub, a reader of the past,
@@ -13,9 +16,19 @@ import "time"
 // import the hub.
 type Line struct {
 	File string
-	Text []byte // without its newline; read-only once handed over
-	Time time.Time
-	Cut  int // when > 0, the line's full length: Text holds only its start
+	// Text is the line without its newline, read-only once handed over;
+	// for an event of several lines (Lines > 1), the lines joined by "\n".
+	Text []byte
+	Time time.Time // an event's time is its first line's
+	Cut  int       // when > 0, the (last) line's full length: Text holds only its start
+	// Lines is how many lines Text holds, joined by "\n": a stack trace
+	// grouped by a source's multiline rule, a journal message of several
+	// lines. 0 and 1 mean one: Text then holds no line break, and a "\n"
+	// in it is sanitized like a CR.
+	Lines int
+	// Partial says the event was cut at its source's max_lines or
+	// max_bytes: its next lines follow as the next event.
+	Partial bool
 	// Key is the line's durable id as sent in `id:`; nil: the source
 	// numbers it (in-run ids). Printable ASCII, no spaces; never starts
 	// with a digit (in-run ids) or with the prefix of merged ids. Each
@@ -37,4 +50,14 @@ type JournalFields struct {
 	Priority   int    // PRIORITY 0-7; -1 when absent
 	Boot       string // _BOOT_ID
 	Cursor     string // __CURSOR exactly
+}
+
+// FirstLine returns the first line of an event's text: the part before its
+// first "\n" (all of it for a single line). An event's level is its first
+// line's.
+func FirstLine(text []byte) []byte {
+	if i := bytes.IndexByte(text, '\n'); i >= 0 {
+		return text[:i]
+	}
+	return text
 }

@@ -1,6 +1,7 @@
 package filesource
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/history"
+	"edgetail/multiline"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -23,6 +25,7 @@ type filePast struct {
 	t       *tailer.Tailer
 	pos     *history.Positions
 	maxLine int
+	group   *multiline.Rules // the source's grouping into events; nil: lines
 	log     *zap.Logger
 }
 
@@ -89,11 +92,15 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 	hq := history.Query{
 		Files: paths, Since: q.Since, Until: q.Until, Tail: q.Tail,
 		Range: b.Range, MaxLineBytes: p.maxLine, Needle: q.Contains,
+		Group: p.group,
 	}
 	if q.Match != nil {
 		var l event.Line
 		hq.Match = func(text []byte) bool {
 			l.Text = text
+			if p.group != nil {
+				l.Lines = 1 + bytes.Count(text, []byte{'\n'})
+			}
 			return q.Match(&l)
 		}
 	}
@@ -118,7 +125,8 @@ func (p *filePast) ReadPast(ctx context.Context, q stream.PastQuery, emit func(s
 					key = kbuf[start:len(kbuf):len(kbuf)]
 				}
 			}
-			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key})
+			lines = append(lines, event.Line{File: l.File, Text: l.Text, Time: l.Time, Cut: l.Cut, Key: key,
+				Lines: l.Lines, Partial: l.Partial})
 		}
 		if keys != nil {
 			_ = keys.Flush() // the keys' checkpoints before the lines leave

@@ -13,6 +13,7 @@ import (
 
 	"edgetail/event"
 	"edgetail/history"
+	"edgetail/multiline"
 	"edgetail/stream"
 	"edgetail/tailer"
 )
@@ -34,7 +35,10 @@ type Options struct {
 	// StateDir keeps the table of known files that makes ids durable;
 	// "": ids are durable within this run only.
 	StateDir string
-	Logger   *zap.Logger
+	// Multiline groups the lines of each file into events (stack traces)
+	// before they are keyed and committed; nil: every line is an event.
+	Multiline *multiline.Rules
+	Logger    *zap.Logger
 }
 
 // Source follows one file source's files into its stream source.
@@ -71,7 +75,7 @@ func New(o Options) (*Source, error) {
 		}
 		s.log.Info("position table written again")
 	}
-	o.Stream.SetPast(&filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, log: o.Logger})
+	o.Stream.SetPast(&filePast{t: t, pos: s.pos, maxLine: o.MaxLineBytes, group: o.Multiline, log: o.Logger})
 	return s, nil
 }
 
@@ -86,7 +90,11 @@ func (s *Source) Started() <-chan struct{} { return s.t.Started() }
 // Run follows the files until ctx is done, then saves the offsets reached,
 // so that a restart knows them.
 func (s *Source) Run(ctx context.Context) error {
-	err := s.t.Run(ctx, &sink{src: s.o.Stream, pos: s.pos})
+	var out tailer.Sink = &sink{src: s.o.Stream, pos: s.pos}
+	if s.o.Multiline != nil {
+		out = &groupSink{sink: sink{src: s.o.Stream, pos: s.pos}, g: newGrouping(s.o.Multiline)}
+	}
+	err := s.t.Run(ctx, out)
 	if serr := s.pos.Save(); serr != nil {
 		s.log.Warn("saving the position table", zap.Error(serr))
 	}
@@ -107,9 +115,20 @@ type sink struct {
 var _ tailer.Sink = (*sink)(nil)
 
 func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
+	return s.publish(ctx, b.Lines)
+}
+
+// publish keys the events in the order they are committed and commits
+// them. An event's key is its last line's: for every file, the offset up
+// to which the source has committed, so that a multiline source's open
+// event (not committed yet) is read again by a resume after the key.
+func (s *sink) publish(ctx context.Context, events []tailer.Line) error {
+	if len(events) == 0 {
+		return nil
+	}
 	keys, lines := s.keys[:0], s.lines[:0]
-	for i := range b.Lines {
-		l := &b.Lines[i]
+	for i := range events {
+		l := &events[i]
 		start := len(keys)
 		if keys = s.pos.Key(keys, l.Dev, l.Ino, l.File, l.End); len(keys) > start {
 			l.Key = keys[start:len(keys):len(keys)]
@@ -133,3 +152,32 @@ func (s *sink) Publish(ctx context.Context, b tailer.Batch) error {
 }
 
 func (s *sink) Patience() time.Duration { return s.src.Patience() }
+
+// groupSink is the sink of a multiline source: lines are grouped into
+// events per file, in the tailer's goroutine, then keyed and committed
+// like lines. It holds each file's open event between batches, which the
+// tailer releases through its one timer (tailer.Holder).
+type groupSink struct {
+	sink
+	g *grouping
+}
+
+var _ tailer.Holder = (*groupSink)(nil)
+
+func (s *groupSink) Publish(ctx context.Context, b tailer.Batch) error {
+	s.g.add(b.Lines, time.Now())
+	err := s.publish(ctx, s.g.out)
+	s.g.published()
+	return err
+}
+
+// Due implements tailer.Holder.
+func (s *groupSink) Due() time.Time { return s.g.due() }
+
+// Release implements tailer.Holder.
+func (s *groupSink) Release(ctx context.Context, now time.Time) error {
+	s.g.release(now)
+	err := s.publish(ctx, s.g.out)
+	s.g.published()
+	return err
+}

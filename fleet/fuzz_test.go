@@ -29,8 +29,18 @@ func FuzzParseID(f *testing.F) {
 	})
 }
 
+// want is how many fields a frame has: an id, and one data: field in JSON
+// or one per line of the event in text.
+func want(fm query.Format, line string) int {
+	if fm == query.FormatJSON {
+		return 2
+	}
+	return 2 + strings.Count(line, "\n")
+}
+
 // FuzzDecodeLines: whatever a message body holds, the hub's frames stay one
-// SSE event each: valid UTF-8, no CR or LF inside a field.
+// SSE event each: valid UTF-8, no CR or LF inside a field, an id field and
+// one data: field per line of the event.
 func FuzzDecodeLines(f *testing.F) {
 	f.Add([]byte(`{"id":"1","time":"2026-12-01T10:00:00Z","level":"info","file":"/x","line":"hello"}`))
 	f.Add([]byte("{\"id\":\"2\",\"line\":\"a\\nb\\r\\u2028\"}\n{\"id\":\"3\",\"line\":\"\\u0000\"}"))
@@ -45,8 +55,14 @@ func FuzzDecodeLines(f *testing.F) {
 				if !utf8.ValidString(fr) {
 					t.Fatalf("invalid UTF-8 in %q", fr)
 				}
-				if !strings.HasSuffix(fr, "\n\n") || strings.Count(fr, "\n") != 3 || strings.Contains(fr, "\r") {
-					t.Fatalf("frame is not one event of two fields: %q", fr)
+				fields := strings.Split(strings.TrimSuffix(fr, "\n\n"), "\n")
+				if !strings.HasSuffix(fr, "\n\n") || strings.Contains(fr, "\r") || len(fields) != want(fm, recs[i].Line) {
+					t.Fatalf("frame is not one event of an id and a field per line: %q", fr)
+				}
+				for j, fl := range fields {
+					if (j == 0) != strings.HasPrefix(fl, "id: ") || (j > 0 && !strings.HasPrefix(fl, "data: ")) {
+						t.Fatalf("field %q in %q", fl, fr)
+					}
 				}
 			}
 		}

@@ -1,12 +1,14 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -335,21 +337,26 @@ func appendPosID(b []byte, p pos) []byte {
 	return append(b, '\n')
 }
 
-// lineEvent encodes one line: JSON {"host","source","id","time","level",
-// "file","line"}, or text "[host/source] line". scratch is the caller's
+var newline = []byte{'\n'}
+
+// lineEvent encodes one event: JSON {"host","source","id","time","level",
+// "file","line","lines"}, or text "[host/source] line" (one data: field per
+// line of an event of several, the first prefixed). scratch is the caller's
 // buffer for sanitizing a field before it is quoted (v.mu held), so that a
 // line costs one allocation, its frame, in every view.
 func lineEvent(at pos, host, source string, r *record, f query.Format, scratch *[]byte) *hevent {
 	b := make([]byte, 0, len(r.Line)+len(host)+len(source)+len(r.File)+160)
 	b = appendPosID(b, at)
 	b = append(b, "data: "...)
+	line := unsafe.Slice(unsafe.StringData(r.Line), len(r.Line)) // only read
 	if f == query.FormatText {
+		// One data: field per line of the event, the first prefixed.
 		b = append(b, '[')
 		b = sse.AppendSafeString(b, host)
 		b = append(b, '/')
 		b = sse.AppendSafeString(b, source)
 		b = append(b, "] "...)
-		b = sse.AppendSafeString(b, r.Line)
+		b = sse.AppendDataLines(b, line)
 	} else {
 		field := func(b []byte, name, s string) []byte {
 			b = append(b, name...)
@@ -362,7 +369,11 @@ func lineEvent(at pos, host, source string, r *record, f query.Format, scratch *
 		b = field(b, `,"time":`, r.Time)
 		b = field(b, `,"level":`, r.Level)
 		b = field(b, `,"file":`, r.File)
-		b = field(b, `,"line":`, r.Line)
+		b = append(b, `,"line":`...)
+		*scratch = sse.AppendSafeLines((*scratch)[:0], line)
+		b = sse.AppendJSONString(b, *scratch)
+		b = append(b, `,"lines":`...)
+		b = strconv.AppendInt(b, int64(1+bytes.Count(*scratch, newline)), 10)
 		b = append(b, '}')
 	}
 	b = append(b, '\n', '\n')

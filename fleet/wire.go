@@ -14,7 +14,11 @@ import (
 // The body of a line message is one JSON object per line, each on its own
 // line (the encoding escapes any newline inside):
 //
-//	{"id":"<agent id>","n":<in-run id>,"time":"<RFC 3339>","level":"warn","file":"/var/log/x","line":"..."}
+//	{"id":"<agent id>","n":<in-run id>,"time":"<RFC 3339>","level":"warn","file":"/var/log/x","line":"...","lines":3}
+//
+// An event of several lines (a stack trace, a journal message) travels
+// whole: line holds its lines joined by "\n", and lines their number
+// (absent for one line).
 //
 // The agent id is the line's durable key when it has one (what its own
 // stream sends in id:, valid across its restarts), else its in-run id. n,
@@ -34,6 +38,9 @@ type record struct {
 	Level string `json:"level"`
 	File  string `json:"file"`
 	Line  string `json:"line"`
+	// Lines is how many lines Line holds, joined by "\n" (an event of a
+	// multiline source, a journal message of several lines); absent: one.
+	Lines int `json:"lines,omitempty"`
 }
 
 // appendRecord appends the JSON of one event.
@@ -58,6 +65,10 @@ func appendRecord(b []byte, e *event.Event) []byte {
 	b = sse.AppendJSONString(b, []byte(e.File))
 	b = append(b, `,"line":`...)
 	b = sse.AppendJSONString(b, e.Line)
+	if e.Lines > 1 {
+		b = append(b, `,"lines":`...)
+		b = strconv.AppendInt(b, int64(e.Lines), 10)
+	}
 	return append(b, '}')
 }
 

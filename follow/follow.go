@@ -225,16 +225,19 @@ func (s *session) print(ev Event) {
 	}
 	if s.o.Color {
 		if c := levelColor(line); c != "" {
-			line = c + line + "\x1b[0m"
+			// Each line coloured on its own: a pager or a terminal that
+			// resets at a newline keeps the colour of a trace's lines.
+			line = c + strings.ReplaceAll(line, "\n", "\x1b[0m\n"+c) + "\x1b[0m"
 		}
 	}
 	fmt.Fprintln(s.o.Out, line)
 }
 
 // levelColor colours a line by the level the agent's own level= filter
-// reads from it (event.DetectLevel), so colour and filter agree.
+// reads from it (event.DetectLevel), so colour and filter agree: an
+// event of several lines (a stack trace) takes its first line's.
 func levelColor(line string) string {
-	switch event.DetectLevel([]byte(line)) {
+	switch event.DetectLevel(event.FirstLine([]byte(line))) {
 	case event.LevelError:
 		return "\x1b[31m"
 	case event.LevelWarn:

@@ -78,3 +78,27 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestPrintsTheLinesOfAnEvent: an event of several lines (one data: field
+// per line) is printed as its lines, coloured by its first line's level,
+// each line coloured on its own.
+func TestPrintsTheLinesOfAnEvent(t *testing.T) {
+	r := NewReader(strings.NewReader("id: f1\ndata: 2026-12-01 ERROR boom\ndata: java.lang.IllegalStateException: x\ndata: \tat a.B.c(B.java:1) INFO\n\n"), 1024)
+	ev, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, color strings.Builder
+	(&session{o: Options{Out: &plain}}).print(ev)
+	if want := "2026-12-01 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1) INFO\n"; plain.String() != want {
+		t.Errorf("printed %q, want %q", plain.String(), want)
+	}
+	(&session{o: Options{Out: &color, Color: true}}).print(ev)
+	want := "\x1b[31m2026-12-01 ERROR boom\x1b[0m\n\x1b[31mjava.lang.IllegalStateException: x\x1b[0m\n\x1b[31m\tat a.B.c(B.java:1) INFO\x1b[0m\n"
+	if color.String() != want {
+		t.Errorf("coloured %q, want %q", color.String(), want)
+	}
+	if levelColor("INFO fine\nERROR later") != "" {
+		t.Error("a later line's level coloured the event")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"edgetail/multiline"
 )
 
 // chain reads one followed file's history: its siblings oldest first, then
@@ -28,6 +30,21 @@ type chain struct {
 	find   *finder // the query's Needle, nil without one
 	gaps   []Item  // to hand out before the next line
 	stopAt bool    // the window's end was passed: no later file can be in it
+
+	// ev is the open event of a read grouped into events (q.Group).
+	ev event
+}
+
+// event is the open event of a grouped read: its lines' text, copied out
+// of the read buffer, joined by "\n".
+type event struct {
+	g     multiline.Group
+	text  []byte
+	spare []byte // the text of the event handed out last, reused next
+	n     int    // lines; 0: none open
+	first int    // length of the first line, whose time is the event's
+	end   int64  // offset just after its last line
+	cut   int    // its last line's full length when it was cut
 }
 
 // fileRead is the file a chain is reading.
@@ -50,7 +67,11 @@ type Line struct {
 	End      int64 // offset just after the line's newline in the file's content
 	Text     []byte
 	Time     time.Time
-	Cut      int // the line's full length when Text holds only its start
+	Cut      int // the (last) line's full length when Text holds only its start
+	// Lines and Partial are set on the events of a grouped read: see
+	// event.Line.
+	Lines   int
+	Partial bool
 }
 
 // next returns the next line of the chain, or a gap, or ok == false at the
@@ -80,14 +101,28 @@ func (c *chain) next() (l Line, gap *Item, ok bool) {
 		}
 		text, end, cut, lok := c.cur.sc.next()
 		if !lok {
-			c.closeCur()
-			continue
-		}
-		if c.cur.partial {
+			if c.ev.n == 0 {
+				c.closeCur()
+				continue
+			}
+		} else if c.cur.partial {
 			c.cur.partial = false
 			continue
 		}
-		l, keep, stop := c.consider(text, end, cut)
+		var l Line
+		var keep, stop bool
+		if c.q.Group == nil {
+			l, keep, stop = c.consider(text, text, end, cut)
+		} else {
+			// An event is considered once it is complete: at its file's
+			// next event, or at the file's end (lok false).
+			ev, partial, ok := c.group(text, end, cut, lok)
+			if !ok {
+				continue
+			}
+			l, keep, stop = c.consider(ev.text, ev.text[:ev.first], ev.end, ev.cut)
+			l.Lines, l.Partial = ev.n, partial
+		}
 		if stop {
 			c.stopAt = true
 			c.closeCur()
@@ -99,8 +134,41 @@ func (c *chain) next() (l Line, gap *Item, ok bool) {
 	}
 }
 
-// consider applies the window and the filter to one line.
-func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
+// group adds a line to the file's open event (lok false: the file ended)
+// and returns the event it completed, if any: valid until the next one.
+func (c *chain) group(text []byte, end int64, cut int, lok bool) (done event, partial, ok bool) {
+	e := &c.ev
+	ended := !lok
+	if lok {
+		ended, partial = e.g.Step(text)
+	}
+	if ended && e.n > 0 {
+		done = *e
+		e.text, e.spare = e.spare[:0], e.text
+		e.n = 0
+		ok = true
+	}
+	if !lok {
+		e.g.Close()
+		return done, false, ok
+	}
+	if e.n > 0 {
+		if e.cut > 0 { // a cut line inside the event: say so, as live
+			e.text = multiline.AppendLineCut(e.text, e.cut)
+		}
+		e.text = append(e.text, '\n')
+	} else {
+		e.first = len(text)
+	}
+	e.text = append(e.text, text...)
+	e.n++
+	e.end, e.cut = end, cut
+	return done, partial, ok
+}
+
+// consider applies the window and the filter to one line, or event (text
+// its lines, first the first line, whose time is the event's).
+func (c *chain) consider(text, head []byte, end int64, cut int) (Line, bool, bool) {
 	q, fr := c.q, c.cur
 	parsed := false
 	var t time.Time
@@ -109,7 +177,7 @@ func (c *chain) consider(text []byte, end int64, cut int) (Line, bool, bool) {
 			return
 		}
 		parsed = true
-		if pt, ok := ParseTime(text, c.clock); ok {
+		if pt, ok := ParseTime(head, c.clock); ok {
 			c.last = pt
 			t = pt
 			return
@@ -209,6 +277,12 @@ func (c *chain) open(f *File) {
 	fr.o = o
 	fr.sc = newScanner(o.r, readFrom, c.q.MaxLineBytes, c.buf)
 	c.cur = fr
+	if q.Group != nil {
+		// Grouping is per file: a trace never spans two.
+		c.ev.g = q.Group.NewGroup()
+		c.ev.n = 0
+		c.ev.text = c.ev.text[:0]
+	}
 }
 
 // seek uses the order of a plain file's lines: skip it when it ends before

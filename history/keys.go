@@ -274,6 +274,13 @@ func (p *Positions) decode(key []byte) (vector, error) {
 	return v, nil
 }
 
+// Offsets returns the offset of each file (by table index) that key names:
+// where the source stood on disk after its line.
+func (p *Positions) Offsets(key []byte) (map[int]int64, error) {
+	v, err := p.decode(key)
+	return map[int]int64(v), err
+}
+
 // Known reports whether key was made by this table: its name, and only
 // indexes of files the table holds.
 func (p *Positions) Known(key []byte) bool {

@@ -9,6 +9,8 @@ import (
 	"context"
 	"os"
 	"time"
+
+	"edgetail/multiline"
 )
 
 // Query says what to read.
@@ -35,6 +37,12 @@ type Query struct {
 	MaxLineBytes int
 	// MaxBatch bounds the lines of one Item (0: 512).
 	MaxBatch int
+	// Group, when set, groups each file's lines into events (a multiline
+	// source) before the window, the filter and Tail see them: an event's
+	// time is its first line's, Match sees its lines joined by "\n", Tail
+	// counts events. Needle is then not used (a skip could land inside an
+	// event).
+	Group *multiline.Rules
 }
 
 // Range is the part of one file to read: the bytes [From, To) of its
@@ -66,6 +74,9 @@ func Read(ctx context.Context, q Query, emit func(Item) error) error {
 	}
 	if q.MaxBatch <= 0 {
 		q.MaxBatch = 512
+	}
+	if q.Group != nil {
+		q.Needle = nil
 	}
 	clock := Clock{Now: q.Now, Loc: q.Loc}
 	if clock.Now.IsZero() {

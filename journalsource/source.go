@@ -90,6 +90,8 @@ func (s *Source) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+var newline = []byte{'\n'}
+
 // lines turns entries into stream lines keyed by their cursors.
 func lines(es []journal.Entry, maxLine int) []event.Line {
 	lines := make([]event.Line, len(es))
@@ -104,10 +106,17 @@ func lines(es []journal.Entry, maxLine int) []event.Line {
 	for i := range es {
 		e := &es[i]
 		l := &lines[i]
-		l.Text, l.Time = e.Message, e.Time
+		// A final newline ends the message's last line; it does not start
+		// an empty one.
+		l.Text, l.Time = bytes.TrimSuffix(e.Message, newline), e.Time
 		if maxLine > 0 && len(l.Text) > maxLine {
 			l.Cut = len(l.Text)
 			l.Text = l.Text[:maxLine]
+		}
+		// A message of several lines is one event of several lines: one
+		// data: field per line (SPEC "Journal sources").
+		if n := bytes.Count(l.Text, newline); n > 0 {
+			l.Lines = n + 1
 		}
 		start := len(keys)
 		keys = append(append(keys, cursorPrefix...), e.Cursor...)

@@ -76,6 +76,10 @@ func (f *Filter) Match(text []byte, lv event.Level, j *event.JournalFields) bool
 // past): its level is its producer's when it has one (a journal entry's
 // PRIORITY), else detected from its text, only when the filter asks for one.
 func (f *Filter) MatchLine(l *event.Line) bool {
+	if l.Lines > 1 && l.Level == event.LevelUnknown && f.Level != event.LevelUnknown {
+		// An event's level is its first line's.
+		return f.match(l.Text, event.DetectLevel(event.FirstLine(l.Text)), false, l.Journal)
+	}
 	return f.match(l.Text, l.Level, true, l.Journal)
 }
 

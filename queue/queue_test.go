@@ -37,6 +37,9 @@ func TestBoundedWrapsGrowsAndShrinks(t *testing.T) {
 		want = append(want, i)
 	}
 	got, _ := q.Take(nil)
+	if !slices.Equal(got, want) {
+		t.Fatalf("first take: %v", got)
+	}
 	q.Push(10, 11, 12)
 	got, _ = q.Take(got[:0])
 	if !slices.Equal(got, []int{10, 11, 12}) {

@@ -5,6 +5,7 @@
 package sse
 
 import (
+	"bytes"
 	"unsafe"
 
 	"strconv"
@@ -163,6 +164,50 @@ func SafeBytes(s string) []byte {
 		return appendSafeSlow(nil, []byte(s))
 	}
 	return []byte(s)
+}
+
+// AppendSafeLines appends text, the lines of a multi-line event joined by
+// "\n", with each line made safe as AppendSafe does: the "\n" between
+// lines are kept, CRs and invalid bytes become U+FFFD.
+func AppendSafeLines(dst, text []byte) []byte {
+	for {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return AppendSafe(dst, text)
+		}
+		dst = AppendSafe(dst, text[:i])
+		dst = append(dst, '\n')
+		text = text[i+1:]
+	}
+}
+
+// AppendData appends the data: fields of an event whose text is lines
+// joined by "\n" (one line: no "\n"), one field per line, each made safe:
+// an EventSource's data is then the lines joined by "\n" again, and no line
+// can forge a field or an event. prefix goes before the first line's text
+// (a merged stream's "[source] "); suffix after the last (a cut marker).
+// The event's closing blank line is the caller's.
+func AppendData(dst []byte, prefix string, text []byte, suffix []byte) []byte {
+	dst = append(dst, "data: "...)
+	dst = append(dst, prefix...)
+	dst = AppendDataLines(dst, text)
+	dst = append(dst, suffix...)
+	return append(dst, '\n')
+}
+
+// AppendDataLines appends text's lines made safe, each after the first
+// starting a data: field of its own: the caller has written the first
+// field's "data: " (and what goes before its line) and ends the last.
+func AppendDataLines(dst, text []byte) []byte {
+	for {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return AppendSafe(dst, text)
+		}
+		dst = AppendSafe(dst, text[:i])
+		dst = append(dst, "\ndata: "...)
+		text = text[i+1:]
+	}
 }
 
 // The stream timings every server of edgetail uses unless configured (the

@@ -17,7 +17,12 @@ const (
 )
 
 // size is what the event costs the replay buffer's byte budget.
-func size(e *event.Event) int { return len(e.Frame) + 160 }
+func size(e *event.Event) int {
+	if e.Lines > 1 {
+		return len(e.Frame) + len(e.Line) + 160
+	}
+	return len(e.Frame) + 160
+}
 
 // frame returns the bytes to write for a stream of the given shape. The text
 // frame of a single-source stream is built with the batch; the others are
@@ -62,19 +67,25 @@ func buildMerged(e *event.Event, f query.Format) []byte {
 		b = append(b, e.Line[1:]...)
 		return append(b, '\n', '\n')
 	}
-	b = append(b, "data: "...)
 	if f == query.FormatJSON {
+		b = append(b, "data: "...)
 		b = appendJSON(b, e)
-	} else {
-		b = append(b, '[')
-		b = append(b, e.Source...)
-		b = append(b, ']', ' ')
-		b = append(b, e.Line...)
+		return append(b, '\n', '\n')
 	}
+	if e.Lines > 1 {
+		// One data: field per line, the first prefixed.
+		b = sse.AppendData(b, "["+e.Source+"] ", e.Line, nil)
+		return append(b, '\n')
+	}
+	b = append(b, "data: ["...)
+	b = append(b, e.Source...)
+	b = append(b, ']', ' ')
+	b = append(b, e.Line...)
 	return append(b, '\n', '\n')
 }
 
-// appendJSON appends {"id","source","file","time","level","line"}.
+// appendJSON appends {"id","source","file","time","level","line","lines"}:
+// line is the event's lines joined by "\n", lines their number.
 func appendJSON(b []byte, e *event.Event) []byte {
 	b = append(b, `{"id":"`...)
 	if e.Key != nil {
@@ -92,6 +103,8 @@ func appendJSON(b []byte, e *event.Event) []byte {
 	b = append(b, e.Level.String()...)
 	b = append(b, `","line":`...)
 	b = sse.AppendJSONString(b, e.Line)
+	b = append(b, `,"lines":`...)
+	b = strconv.AppendInt(b, int64(max(e.Lines, 1)), 10)
 	if e.Journal != nil {
 		b = appendJournalJSON(b, e.Journal)
 	}

@@ -94,7 +94,7 @@ func TestPastResumeMeetsLive(t *testing.T) {
 		ev := r.next(t)
 		want := fmt.Sprintf(`{"id":"k%04d","source":"j","file":"","time":`, i)
 		if ev.Type != "" || ev.LastEventID != fmt.Sprintf("k%04d", i) || !bytes.HasPrefix([]byte(ev.Data), []byte(want)) ||
-			!bytes.Contains([]byte(ev.Data), []byte(`"level":"warn","line":"line `+fmt.Sprint(i)+`","unit":"u.service","identifier":"id","pid":1,"priority":4,"boot":"b","cursor":"`)) {
+			!bytes.Contains([]byte(ev.Data), []byte(`"level":"warn","line":"line `+fmt.Sprint(i)+`","lines":1,"unit":"u.service","identifier":"id","pid":1,"priority":4,"boot":"b","cursor":"`)) {
 			t.Fatalf("event %d: %s %q", i, ev.Type, ev.Data)
 		}
 	}

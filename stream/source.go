@@ -143,6 +143,10 @@ func (s *Source) publish(ctx context.Context, lines []event.Line) error {
 // cutMarker ends a line that was longer than max_line_bytes.
 const cutMarker = " [edgetail: line cut, "
 
+// partialMarker ends an event cut at its source's max_lines or max_bytes
+// (multiline.CutMarker: the stream does not import the grouper).
+const partialMarker = " [edgetail: event cut, continued in the next event]"
+
 // encode makes the events of a batch. number says whether they take the
 // source's next in-run ids: lines read back from the past do not, as they
 // were numbered (or keyed) when they were first sent.
@@ -151,6 +155,10 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 	total := 0
 	for i := range lines {
 		total += len(lines[i].Text) + len(lines[i].Key) + 48
+		if n := lines[i].Lines; n > 1 {
+			// The data: fields, and the joined text beside the frame.
+			total += len(lines[i].Text) + n*len("data: ")
+		}
 	}
 	buf := make([]byte, 0, total)
 	var spans []frameSpan
@@ -175,8 +183,14 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 		e.Source = s.name
 		e.File = l.File
 		e.Time = l.Time
+		e.Lines = 1
 		start := len(buf)
 		buf = appendID(buf, e)
+		if l.Lines > 1 {
+			spans[i] = s.encodeLines(&buf, l, start)
+			e.Lines = l.Lines
+			continue
+		}
 		buf = append(buf, "data: "...)
 		ls := len(buf)
 		if sse.NeedsSanitizing(l.Text) {
@@ -184,19 +198,14 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 		} else {
 			buf = append(buf, l.Text...)
 		}
-		if l.Cut > 0 {
-			buf = append(buf, cutMarker...)
-			buf = strconv.AppendInt(buf, int64(l.Cut), 10)
-			buf = append(buf, " bytes]"...)
-		}
+		buf = appendMarkers(buf, l)
 		le := len(buf)
 		buf = append(buf, '\n', '\n')
-		spans[i] = frameSpan{start, ls, le}
+		spans[i] = frameSpan{start, ls, le, le + 2}
 	}
 	for i := range events {
 		sp := spans[i]
-		end := sp.end + 2
-		events[i].Frame = buf[sp.start:end:end]
+		events[i].Frame = buf[sp.start:sp.frameEnd:sp.frameEnd]
 		events[i].Line = buf[sp.line:sp.end:sp.end]
 		if k := lines[i].Key; k != nil {
 			// The key as written in the frame's "id: " line: the event
@@ -206,6 +215,8 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 		}
 		if lv := lines[i].Level; lv != event.LevelUnknown {
 			events[i].Level = lv
+		} else if lines[i].Lines > 1 {
+			events[i].Level = event.DetectLevel(event.FirstLine(events[i].Line))
 		} else {
 			events[i].Level = event.DetectLevel(events[i].Line)
 		}
@@ -213,8 +224,40 @@ func (s *Source) encode(lines []event.Line, number bool) []event.Event {
 	return events
 }
 
-// frameSpan is where one event's frame and line sit in a batch's buffer.
-type frameSpan struct{ start, line, end int }
+// encodeLines writes an event of several lines: one data: field per line,
+// each sanitized, then the lines joined by "\n" after the frame, for
+// filters and the other encodings. The frame starts at start.
+func (s *Source) encodeLines(buf *[]byte, l *event.Line, start int) frameSpan {
+	b := *buf
+	var mark [128]byte
+	b = sse.AppendData(b, "", l.Text, appendMarkers(mark[:0], l))
+	b = append(b, '\n')
+	fe := len(b)
+	ls := len(b)
+	b = sse.AppendSafeLines(b, l.Text)
+	b = appendMarkers(b, l)
+	*buf = b
+	return frameSpan{start, ls, len(b), fe}
+}
+
+// appendMarkers appends what says a line or event is not whole: the line
+// cut marker (its full length) and the event cut marker.
+func appendMarkers(b []byte, l *event.Line) []byte {
+	if l.Cut > 0 {
+		b = append(b, cutMarker...)
+		b = strconv.AppendInt(b, int64(l.Cut), 10)
+		b = append(b, " bytes]"...)
+	}
+	if l.Partial {
+		b = append(b, partialMarker...)
+	}
+	return b
+}
+
+// frameSpan is where one event's frame and line sit in a batch's buffer:
+// the frame is [start, frameEnd), the line [line, end) (inside the frame
+// for a single line, after it for several).
+type frameSpan struct{ start, line, end, frameEnd int }
 
 // PublishMetric sends one sample, already encoded as a JSON object.
 func (s *Source) PublishMetric(t time.Time, sample []byte) {

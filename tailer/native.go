@@ -71,6 +71,7 @@ type native struct {
 	holding    bool   // reading after a hold: lines found mean still busy
 	cycle      uint64 // holds so far; nfile.readIn says when a file was read
 	pause      *time.Timer
+	rel        *releaser // the sink's held lines (multi-line events)
 	lastRescan time.Time
 	lastTaken  time.Time             // when a hold last took events
 	events     <-chan fsnotify.Event // nil without a watcher, or once closed
@@ -136,6 +137,8 @@ func (n *native) addWatch(dir string) error {
 // run is the engine's loop: initial scan and prefill, then events and ticks.
 func (n *native) run(ctx context.Context, out Sink) error {
 	n.ctx, n.out = ctx, out
+	n.rel = newReleaser(out)
+	defer n.rel.stop()
 	defer n.closeAll()
 	if n.w != nil {
 		n.events, n.errs = n.w.Events, n.w.Errors
@@ -175,6 +178,7 @@ func (n *native) run(ctx context.Context, out Sink) error {
 	defer n.pause.Stop()
 	n.lastRescan = time.Now()
 	for ctx.Err() == nil {
+		n.rel.check()
 		if n.busy && n.hold() {
 			// Take what is ready without waiting (events only every
 			// holdEvents: taking one wakes fsnotify's goroutine), then
@@ -219,6 +223,8 @@ func (n *native) next(tick <-chan time.Time, wait, takeEvents bool) bool {
 			n.onError(err, ok)
 		case now := <-tick:
 			n.onTick(now)
+		case now := <-n.rel.c():
+			n.rel.fire(n.ctx, now)
 		default:
 			return false
 		}
@@ -233,6 +239,8 @@ func (n *native) next(tick <-chan time.Time, wait, takeEvents bool) bool {
 		n.onError(err, ok)
 	case now := <-tick:
 		n.onTick(now)
+	case now := <-n.rel.c():
+		n.rel.fire(n.ctx, now)
 	}
 	return true
 }

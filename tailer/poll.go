@@ -46,6 +46,11 @@ type poller struct {
 	tails  map[string]*ptail // guarded by mu: forwarders remove their own dead tail
 	resume map[string]int64  // guarded by mu: where a dead tail's successor starts
 	ever   bool              // a tail was started: its poll goroutine must be let out
+
+	// rel is the sink's release timer, owned by runPoll's loop; kick tells
+	// the loop a forwarder handed a batch over (only for a Holder).
+	rel  *releaser
+	kick chan struct{}
 }
 
 // runPoll runs the poll engine until ctx is done.
@@ -55,8 +60,10 @@ func (t *Tailer) runPoll(ctx context.Context, out Sink) error {
 		interval = defaultPollInterval
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	p := &poller{t: t, ctx: cctx, out: out, tails: make(map[string]*ptail), resume: make(map[string]int64)}
+	p := &poller{t: t, ctx: cctx, out: out, tails: make(map[string]*ptail), resume: make(map[string]int64),
+		rel: newReleaser(out), kick: make(chan struct{}, 1)}
 	defer p.stop(cancel)
+	defer p.rel.stop()
 
 	buf := make([]byte, 64<<10)
 	var history []Batch
@@ -72,6 +79,7 @@ func (t *Tailer) runPoll(ctx context.Context, out Sink) error {
 			return nil
 		}
 	}
+	p.rel.check()
 	p.sendMu.Unlock()
 	t.markStarted()
 
@@ -83,6 +91,14 @@ func (t *Tailer) runPoll(ctx context.Context, out Sink) error {
 			return nil
 		case <-tick.C:
 			p.rescan(buf)
+		case <-p.kick:
+			p.sendMu.Lock()
+			p.rel.check()
+			p.sendMu.Unlock()
+		case now := <-p.rel.c():
+			p.sendMu.Lock()
+			p.rel.fire(ctx, now)
+			p.sendMu.Unlock()
 		}
 	}
 }
@@ -321,6 +337,12 @@ func (p *poller) deliver(pt *ptail, texts []string) {
 	p.sendMu.Lock()
 	send(p.ctx, p.out, Batch{Lines: lines})
 	p.sendMu.Unlock()
+	if p.rel.h != nil {
+		select { // the loop arms the timer for what the sink now holds
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // nxadm/tail checks a polled file every watch.POLL_DURATION (250 ms), a

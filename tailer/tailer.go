@@ -73,6 +73,22 @@ type Sink interface {
 	Patience() time.Duration
 }
 
+// Holder is a Sink that may hold lines back after Publish returned (a
+// multi-line source keeps a file's open event until its next line or its
+// wait). The engine asks Due after each batch it hands over and calls
+// Release, from the goroutine that calls Publish and never at the same
+// time, once that time has come: one timer per source, none per line. A
+// Sink that is not a Holder costs the engines nothing.
+type Holder interface {
+	Sink
+	// Due is when held lines must be released even if no line comes;
+	// zero: nothing held.
+	Due() time.Time
+	// Release publishes what is due at now. Like Publish, it may block
+	// and must return once ctx is done.
+	Release(ctx context.Context, now time.Time) error
+}
+
 // Batch is the unit handed to the caller: lines in file order. Lines from one
 // file keep their order.
 type Batch struct {

@@ -4,8 +4,9 @@
 // DOM in batches and bounded to MAX_ROWS; levels, times, the host (a colour
 // per host), source and journal columns; highlights of the text and regex
 // filters; pause (with a count of what waits), wrap, times, follow/jump; a
-// selected row's copy and JSON expansion; and the keyboard shortcuts of the
-// page.
+// selected row's copy and JSON expansion; events of several lines (a stack
+// trace) as one row, first line shown and the rest folded; and the keyboard
+// shortcuts of the page.
 //
 // Log text is only ever put in the page with textContent / text nodes:
 // lines may hold HTML and ANSI escapes (which are stripped).
@@ -193,9 +194,52 @@ function renderItem(it) {
   }
   let line = String(ev.line == null ? "" : ev.line);
   if (line.includes("\x1b")) line = line.replace(ANSI, "");
-  appendHighlighted(div, line);
+  const nl = line.indexOf("\n");
+  if (nl < 0) {
+    appendHighlighted(div, line);
+  } else {
+    // An event of several lines: one row, its first line shown and the
+    // rest folded behind a toggle before it (click, or Enter/e on the
+    // selected row), which says how many lines it hides.
+    const rest = line.slice(nl + 1);
+    const fold = document.createElement("button");
+    fold.type = "button";
+    fold.className = "fold";
+    div._rest = rest;
+    setFold(fold, rest, false);
+    // A filter match in the folded lines says so on the toggle.
+    if (highlighters.some((rx) => { rx.lastIndex = 0; return rx.test(rest); })) fold.classList.add("hit");
+    div.appendChild(fold);
+    appendHighlighted(div, line.slice(0, nl));
+    div.classList.add("multi");
+  }
   div._ev = ev;
   return div;
+}
+
+function setFold(fold, rest, open) {
+  const n = rest.split("\n").length;
+  fold.setAttribute("aria-expanded", String(open));
+  fold.textContent = (open ? "▾ " : "▸ ") + n;
+  fold.title = (open ? "Fold the " : "Show the ") + n + (n === 1 ? " other line" : " other lines") + " of this event";
+}
+
+// toggleFold shows or hides the folded lines of an event row. The lines
+// are put in the page on first use only: most traces are never opened.
+function toggleFold(row) {
+  const fold = row && row.querySelector(":scope > button.fold");
+  if (!fold) return false;
+  let more = row.querySelector(":scope > .more");
+  const open = fold.getAttribute("aria-expanded") !== "true";
+  if (open && !more) {
+    more = document.createElement("div");
+    more.className = "more";
+    appendHighlighted(more, row._rest);
+    row.insertBefore(more, row.querySelector(":scope > #row-actions") || null);
+  }
+  if (more) more.hidden = !open;
+  setFold(fold, row._rest, open);
+  return true;
 }
 
 function buildHighlighters() {
@@ -272,6 +316,7 @@ function select(row) {
   if (!selRow) { acts.hidden = true; return; }
   selRow.classList.add("sel");
   $("act-json").hidden = !isJSONLine(selRow._ev);
+  $("act-copy").textContent = selRow.classList.contains("multi") ? "Copy event" : "Copy line";
   $("act-json").textContent = selRow.querySelector("pre.json") ? "Collapse JSON" : "Pretty JSON";
   const pre = selRow.querySelector("pre.json");
   selRow.insertBefore(acts, pre);
@@ -279,6 +324,8 @@ function select(row) {
   if (!following) selRow.scrollIntoView({ block: "nearest" });
 }
 
+// copySelected copies the selected row's event: every line of it, folded
+// or not.
 async function copySelected() {
   if (!selRow) return;
   const text = String(selRow._ev.line || "");
@@ -293,8 +340,9 @@ async function copySelected() {
     document.execCommand("copy");
     ta.remove();
   }
+  const was = b.textContent;
   b.textContent = "Copied";
-  setTimeout(() => { b.textContent = "Copy line"; }, 1200);
+  setTimeout(() => { b.textContent = was; }, 1200);
 }
 
 function toggleJSON() {
@@ -320,6 +368,11 @@ export function showLook() {
 logEl.addEventListener("click", (e) => {
   if (e.target.closest("#row-actions")) return;
   const row = e.target.closest(".row");
+  if (e.target.closest("button.fold")) {
+    toggleFold(row);
+    if (row !== selRow) select(row);
+    return;
+  }
   select(row === selRow ? null : row);
 });
 logEl.addEventListener("scroll", () => {
@@ -376,7 +429,10 @@ document.addEventListener("keydown", (e) => {
     case "j": moveSel(1); break;
     case "k": moveSel(-1); break;
     case "c": copySelected(); break;
-    case "e": case "Enter": if (selRow) { e.preventDefault(); toggleJSON(); } break;
+    case "e": case "Enter":
+      // An event of several lines unfolds; a JSON line expands.
+      if (selRow) { e.preventDefault(); if (!toggleFold(selRow)) toggleJSON(); }
+      break;
     case "Escape": select(null); break;
   }
 });
