@@ -42,7 +42,7 @@ func (r *rule) evaluate(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			buf = r.takeAll(taps, buf)
+			r.takeAll(taps, buf)
 			r.save(nil)
 			return
 		case s := <-ready:
