@@ -94,6 +94,7 @@ type Engine struct {
 	rules   map[string]*rule
 	ctrs    map[string]*counters // per rule name, across reloads
 	stopped bool
+	dirMade atomic.Bool // state_dir/alerts exists
 }
 
 // counters are a rule's totals, for /metrics.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -533,5 +534,29 @@ func TestApplyKeepsUnchangedRules(t *testing.T) {
 	f.eng.Apply([]Rule{newRule(t, "a", rc.URL, nil)}, f.srcs)
 	if _, ok := f.eng.RuleSources("b"); ok {
 		t.Fatal("a removed rule runs")
+	}
+}
+
+// A state directory that cannot be written is said once, not on every
+// save, and counted; the rule goes on notifying.
+func TestStateWriteFailureSaidOnce(t *testing.T) {
+	rc := newReceiver(t)
+	blocker := t.TempDir() + "/file"
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, Options{StateDir: blocker})
+	f.eng.Apply([]Rule{newRule(t, "errs", rc.URL, nil)}, f.srcs)
+	waitTapped(t, f)
+	for i := range 5 {
+		f.publish(fmt.Sprintf("ERROR distinct %c", 'a'+i))
+		time.Sleep(60 * time.Millisecond)
+	}
+	rc.waitN(t, 5, 100*time.Millisecond)
+	if n := f.logs.FilterMessageSnippet("cannot save").Len(); n != 1 {
+		t.Fatalf("said %d times", n)
+	}
+	if f.eng.ctrs["errs"].saveErrors.Load() < 5 {
+		t.Fatalf("%d errors counted", f.eng.ctrs["errs"].saveErrors.Load())
 	}
 }

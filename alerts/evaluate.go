@@ -42,7 +42,7 @@ func (r *rule) evaluate(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			buf = r.takeAll(taps, buf)
+			r.takeAll(taps, buf)
 			r.save(nil)
 			return
 		case s := <-ready:
@@ -63,9 +63,9 @@ func (r *rule) evaluate(ctx context.Context) {
 			buf = r.takeAll(taps, buf)
 			r.tick()
 			r.mu.Lock()
-			dirty := r.st.dirty
+			due := r.st.dirty || r.st.moved && time.Since(r.st.saved) >= positionsEvery*r.e.o.SaveEvery
 			r.mu.Unlock()
-			if dirty {
+			if due {
 				r.save(nil)
 			}
 		case <-timer.C:
@@ -124,8 +124,12 @@ func (r *rule) setPos(source string, key []byte) {
 		return
 	}
 	r.st.pos[source] = bytes.Clone(key)
-	r.st.dirty = true
+	r.st.moved = true
 }
+
+// positionsEvery is how many SaveEvery pass between saves of positions
+// alone.
+const positionsEvery = 5
 
 // evaluateEvent runs one matching event through its group; r.mu held.
 func (r *rule) evaluateEvent(e *event.Event, now time.Time, fresh []*pending) []*pending {

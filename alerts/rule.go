@@ -141,7 +141,8 @@ type rule struct {
 	st  ruleState
 	pat []byte // the evaluator's pattern buffer
 
-	saveMu sync.Mutex // orders the writes of the state file
+	saveMu      sync.Mutex // orders the writes of the state file
+	saveFailing bool       // the last write failed; saveMu held
 }
 
 // ruleState is what a rule keeps across reloads and, in state_dir,
@@ -151,7 +152,9 @@ type ruleState struct {
 	pos      map[string][]byte // per source: the key of the last event evaluated
 	out      []*pending        // notifications waiting for delivery, oldest first
 	dropped  int64             // notifications lost since the last delivered
-	dirty    bool              // changed since the last save
+	dirty    bool              // groups or outbox changed since the last save
+	moved    bool              // positions moved since the last save
+	saved    time.Time         // the last save
 	started  time.Time         // evaluating since
 	missed   int64             // events the taps could not read (gaps), -1 in the sum when unknown
 	lastSent time.Time

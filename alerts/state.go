@@ -16,8 +16,10 @@ import (
 // yet delivered. It is written whole (a temporary file, then a rename; no
 // fsync: it is to outlive the process, kill -9 included, not the machine)
 // in batches: at once when a notification is made, before it can be sent,
-// and after a delivery; otherwise at most every SaveEvery while the
-// positions move. Its size is bounded by the rule's bounds: MaxGroups
+// and after a delivery; within SaveEvery of a change of the groups; and
+// while only the positions move (a rule that matches nothing), every
+// 5 × SaveEvery. A position saved late is no loss: the next run reads
+// again, from there, events that notified nothing. Its size is bounded by the rule's bounds: MaxGroups
 // groups (with at most Threshold times and one line each) and QueueSize
 // notifications.
 
@@ -105,18 +107,26 @@ func (r *rule) save(extra []*pending) {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
+	r.st.dirty, r.st.moved, r.st.saved = false, false, time.Now()
 	if p == "" {
-		r.st.dirty = false
 		r.mu.Unlock()
 		return
 	}
 	b := r.marshalLocked(extra)
-	r.st.dirty = false
 	r.mu.Unlock()
-	if err := writeFile(p, b); err != nil {
+	err := r.e.writeState(p, b)
+	if err != nil {
 		r.ctr.saveErrors.Add(1)
-		r.log.Warn("cannot save the rule's state", zap.Error(err))
 	}
+	// Said once when saving starts failing, and once when it works again
+	// (saveMu held): not on every save, every few seconds.
+	switch {
+	case err != nil && !r.saveFailing:
+		r.log.Warn("cannot save the rule's state: a restart would evaluate again what it evaluated since", zap.Error(err))
+	case err == nil && r.saveFailing:
+		r.log.Info("the rule's state is saved again")
+	}
+	r.saveFailing = err != nil
 }
 
 // marshalLocked encodes the state; r.mu held.
@@ -139,10 +149,13 @@ func (r *rule) marshalLocked(extra []*pending) []byte {
 	return b
 }
 
-// writeFile replaces path with b: a temporary file, then a rename.
-func writeFile(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
+// writeState replaces path with b: a temporary file, then a rename.
+func (e *Engine) writeState(path string, b []byte) error {
+	if !e.dirMade.Load() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return err
+		}
+		e.dirMade.Store(true)
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o640); err != nil {

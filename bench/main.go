@@ -45,11 +45,15 @@ func main() {
 		notes  = flag.String("notes", "bench/NOTES.md", "hand-written profile notes appended to the report ('' for none)")
 		quick  = flag.Bool("quick", false, "a short smoke run")
 		prof   = flag.String("profile", "", "directory for edgetail's CPU and heap profiles of each scenario (enables its pprof listener)")
-		only   = flag.String("only", "", "comma-separated scenarios to run: rest1000,rest10000,restml1000,restml10000,lat1,lat10k,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
+		only   = flag.String("only", "", "comma-separated scenarios to run: rest1000,rest10000,restml1000,restml10000,alerts10000,lat1,lat10k,fan100,fan1000,idle,replay,rot1000,rot5000,reconnect")
 		noWS   = flag.Bool("no-websocketd", false, "skip websocketd even when installed")
 		lineSz = flag.Int("line", 100, "bytes per line, newline included")
 		naive  = flag.String("naive", "", "run the naive baseline server on this file (the bench starts it itself)")
-		naiveA = flag.String("naive-addr", "", "the naive server's listen address")
+		// An A/A run of alerts10000: both agents without rules.
+		control   = flag.Bool("alerts-control", false, "alerts10000 with no rules on either side (the noise of the comparison)")
+		rounds    = flag.Int("alerts-rounds", 4, "alerts10000: rounds of the writer's window, the agents started in either order in turn")
+		rulesFile = flag.String("alerts-rules", "", "alerts10000 with these rules (a YAML alerts: block) instead of the five built in")
+		naiveA    = flag.String("naive-addr", "", "the naive server's listen address")
 	)
 	flag.Parse()
 	if *naive != "" {
@@ -125,6 +129,25 @@ func main() {
 			logResult(key, ml, 0)
 			logResult(key, tl, 0)
 		}
+	}
+	if want("alerts10000") {
+		// Rounds of the usual window (-alerts-rounds, see runRules); -alerts-control
+		// gives both agents no rules, to see the noise.
+		rules := benchRules
+		if *rulesFile != "" {
+			b, err := os.ReadFile(*rulesFile)
+			if err != nil {
+				fatal(err)
+			}
+			rules = string(b)
+		}
+		if *control {
+			rules = ""
+		}
+		with, without := e.runRules("alerts10000", 10000, p.dur, rules, *rounds)
+		rep.res["alerts10000"] = map[string]result{kindEdgetail: with, kindNoRules: without}
+		logResult("alerts10000", with, 0)
+		logResult("alerts10000", without, 0)
 	}
 	liveN(liveSpec{key: "lat1", clients: 1, rate: 1000, dur: p.dur})
 	eachOf([]string{kindEdgetail}, "lat10k", func(k string) result {

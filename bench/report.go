@@ -189,7 +189,7 @@ func commas(n int64) string {
 	return s
 }
 
-var order = []string{"rest1000", "rest10000", "restml1000", "restml10000", "lat1", "lat10k", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
+var order = []string{"rest1000", "rest10000", "restml1000", "restml10000", "alerts10000", "lat1", "lat10k", "fan100", "fan1000", "idle", "replay", "rot1000", "rot5000", "reconnect"}
 
 func (r *report) markdown(notes []byte) string {
 	var b strings.Builder
@@ -222,7 +222,7 @@ func (r *report) markdown(notes []byte) string {
 	b.WriteString("## Every scenario in detail\n\n")
 	b.WriteString("| scenario | server | lines written | clients | events received | lost (clients with loss) | repeated | reordered | gap events | p50 / p99 / max ms | CPU | RSS | connects |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range order {
-		for _, s := range []string{kindEdgetail, kindEdgetailML, kindWebsocketd, kindNaive, kindTail} {
+		for _, s := range []string{kindEdgetail, kindEdgetailML, kindWebsocketd, kindNaive, kindTail, kindNoRules} {
 			x, ok := r.res[k][s]
 			if !ok {
 				continue
@@ -336,6 +336,7 @@ func (r *report) costTable() string {
 	lines := []line{
 		{"1,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest1000", kindTail, cpu, "%", 1.0, ""},
 		{"10,000 lines/s, no client", "CPU", "`tail -F -n 0`", "rest10000", kindTail, cpu, "%", 1.0, ""},
+		{"10,000 lines/s, no client, five alert rules (none matching)", "CPU", "the same agent without rules", "alerts10000", kindNoRules, cpu, "%", 1.1, ""},
 		{"1 client, 1,000 lines/s", "CPU", "naive server", "lat1", kindNaive, cpu, "%", 1.0, ""},
 		{"", "p99", "naive server", "lat1", kindNaive, p99, "ms", 1.0, ""},
 		{"100 clients × 1,000 lines/s", "CPU", "naive server", "fan100", kindNaive, cpu, "%", 1.0, ""},
@@ -388,7 +389,7 @@ func (r *report) costTable() string {
 		}
 		b.WriteString(".\n")
 	}
-	for _, k := range []string{"rest1000", "rest10000", "restml1000", "restml10000"} {
+	for _, k := range []string{"rest1000", "rest10000", "restml1000", "restml10000", "alerts10000"} {
 		for _, s := range []string{kindEdgetail, kindEdgetailML} {
 			if x, ok := r.res[k][s]; ok && x.note != "" {
 				fmt.Fprintf(&b, "%s (%s): %s.\n", k, s, x.note)

@@ -43,12 +43,12 @@ const (
 
 // edgetailConfig is the agent's YAML for one scenario: one file source,
 // the caps raised for thousands of local clients.
-func edgetailConfig(file string, replayLines int, pprof bool, multiline string) string {
+func edgetailConfig(file, stateDir string, replayLines int, pprof bool, multiline string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: 127.0.0.1:0\nlog_level: info\n")
 	// A state directory of its own: the known-files table of another run
 	// would make this run's ids longer (they name every known file).
-	fmt.Fprintf(&b, "state_dir: %q\n", filepath.Join(filepath.Dir(file), "state"))
+	fmt.Fprintf(&b, "state_dir: %q\n", stateDir)
 	if pprof {
 		b.WriteString("pprof: 127.0.0.1:0\n")
 	}
@@ -66,8 +66,16 @@ func edgetailConfig(file string, replayLines int, pprof bool, multiline string) 
 // startEdgetail runs edgetail on one file; multiline, when set, is the
 // source's multiline setting (YAML flow form).
 func startEdgetail(bin, dir, file string, replayLines int, pprof bool, multiline string) (*server, error) {
+	return startEdgetailWith(bin, dir, file, replayLines, pprof, multiline, "")
+}
+
+// startEdgetailWith is startEdgetail with more config (extra, YAML added
+// at the end), its config, log and state in dir (two agents on one file
+// each have their own table of known files).
+func startEdgetailWith(bin, dir, file string, replayLines int, pprof bool, multiline, extra string) (*server, error) {
 	cfg := filepath.Join(dir, "edgetail.yaml")
-	if err := os.WriteFile(cfg, []byte(edgetailConfig(file, replayLines, pprof, multiline)), 0o644); err != nil {
+	yaml := edgetailConfig(file, filepath.Join(dir, "state"), replayLines, pprof, multiline) + extra
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "edgetail.log"))

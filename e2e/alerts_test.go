@@ -15,6 +15,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"edgetail/alerts"
+	"edgetail/journal/journaltest"
 )
 
 // hook is a webhook receiver in the test process: it records what it is
@@ -429,3 +434,131 @@ func TestAlertHeaderFromEnvironmentNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// The agent's page lists the rules with their last notifications, and its
+// Test button reaches the webhook; an agent without rules shows no panel.
+func TestAlertUIPanel(t *testing.T) {
+	h := newHook(t)
+	path, cfg := fileSource(t, "alerts:\n"+alertRule("api-errors", h.URL, ""))
+	a := start(t, cfg)
+	appendLines(t, path, "ERROR payment 42 failed")
+	h.wait(t, 1, 5*time.Second, 0)
+	b := newBrowser(t)
+	ctx := b.ctx
+	do(t, ctx, chromedp.Navigate(a.url+"/"))
+	waitJS(t, ctx, "the panel", `!document.getElementById("alerts-box").hidden`, 10*time.Second)
+	js[bool](t, ctx, `(document.getElementById("alerts-box").open = true, true)`)
+	rule := `document.querySelector('#alert-list li[data-rule="api-errors"]')`
+	waitJS(t, ctx, "the rule and its notification", rule+` && `+rule+`.textContent.includes("firing") && `+rule+`.textContent.includes("ERROR payment <num> failed") && `+rule+`.querySelector(".res-sent")`, 10*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#alert-list li[data-rule="api-errors"] .alert-test`)))
+	waitJS(t, ctx, "the test sent", rule+`.querySelector(".alert-test").textContent === "Sent"`, 10*time.Second)
+	if n := h.wait(t, 2, 5*time.Second, 0); n[1]["kind"] != "test" {
+		t.Fatalf("%v", n[1])
+	}
+
+	_, cfg2 := fileSource(t, "")
+	a2 := start(t, cfg2)
+	tab := b.tab()
+	do(t, tab, chromedp.Navigate(a2.url+"/"))
+	waitJS(t, tab, "live", connState+` === "live"`, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if !js[bool](t, tab, `document.getElementById("alerts-box").hidden`) {
+		t.Fatal("an agent without rules shows the alerts panel")
+	}
+}
+
+// SIGHUP applies changed rules only: an unchanged rule keeps its groups
+// and cooldowns (the same error again is not notified again), one that
+// groups differently starts its groups afresh, and a removed one stops.
+func TestAlertSIGHUPAppliesChangedRulesOnly(t *testing.T) {
+	h := newHook(t)
+	path, cfg := fileSource(t, "alerts:\n"+alertRule("same", h.URL+"/same", "")+alertRule("changed", h.URL+"/changed", "")+alertRule("removed", h.URL+"/removed", ""))
+	a := start(t, cfg)
+	appendLines(t, path, "ERROR disk 1 full")
+	h.wait(t, 3, 5*time.Second, 200*time.Millisecond)
+	body, err := os.ReadFile(a.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := strings.Replace(string(body), alertRule("changed", h.URL+"/changed", ""), alertRule("changed", h.URL+"/changed", "    group_by: rule\n"), 1)
+	next = strings.Replace(next, alertRule("removed", h.URL+"/removed", ""), "", 1)
+	if next == string(body) {
+		t.Fatal("the config did not change")
+	}
+	if err := os.WriteFile(a.cfg, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload", func() bool { return strings.Contains(a.logs.String(), `"reloaded"`) })
+	appendLines(t, path, "ERROR disk 2 full")
+	n := h.wait(t, 4, 5*time.Second, time.Second)
+	if len(n) != 4 || n[3]["rule"] != "changed" || n[3]["group"] != "changed" {
+		t.Fatalf("after the reload: %v", n[3:])
+	}
+	var names []string
+	for _, r := range alertsJSON(t, a) {
+		names = append(names, r["name"].(string))
+	}
+	if strings.Join(names, ",") != "changed,same" {
+		t.Fatalf("rules after the reload: %v", names)
+	}
+}
+
+// A rule on a journal source, narrowed by identifier, is notified with the
+// entry's PRIORITY level and cursor id, and resumes by cursor: an entry
+// logged while the agent was killed is notified once after it starts.
+func TestAlertJournalResumesByCursor(t *testing.T) {
+	jd := journaltest.Start(t)
+	h := newHook(t)
+	a := startJournalAgent(t, jd, "alerts:\n  - name: j-errors\n    sources: [j]\n    level: error\n    identifier: app\n    webhook: {url: \""+h.URL+"\"}\n")
+	jd.Log(t, "other", 3, "not ours")
+	jd.Log(t, "app", 6, "just info")
+	jd.Log(t, "app", 3, "payment 17 failed")
+	n := h.wait(t, 1, 5*time.Second, 500*time.Millisecond)
+	if len(n) != 1 || n[0]["line"] != "payment 17 failed" || n[0]["level"] != "error" || !strings.HasPrefix(n[0]["id"].(string), "c") {
+		t.Fatalf("%v", n)
+	}
+	waitFor(t, "sent", func() bool { return ruleStatus(t, a, "j-errors")["sent"] == 1.0 })
+	a.restart(t, true, func() {
+		jd.Log(t, "app", 2, "disk full while down")
+		jd.Log(t, "app", 6, "info while down")
+	})
+	n = h.wait(t, 2, 10*time.Second, 2*time.Second)
+	if len(n) != 2 || n[1]["line"] != "disk full while down" {
+		t.Fatalf("after the restart: %v", n)
+	}
+}
+
+// On a multi-line source a rule sees events, not lines: a stack trace is
+// one notification whose line is the whole trace and whose group is its
+// first line masked; a rule's q= on a frame of the trace finds the event;
+// the same trace again (other numbers) is the same group.
+func TestAlertMultilineTraceIsOneNotification(t *testing.T) {
+	h := newHook(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path)
+	a := start(t, fmt.Sprintf("sources:\n  - name: app\n    files: [%s/*.log]\n    multiline: {preset: java}\nalerts:\n"+
+		"  - name: jpa\n    q: \"HibernateJpaDialect.java:276\"\n    webhook: {url: %q}\n", dir, h.URL))
+	before, trace, after := springTrace(t)
+	appendLines(t, path, before...)
+	appendLines(t, path, trace...)
+	appendLines(t, path, after...)
+	n := h.wait(t, 1, 5*time.Second, 500*time.Millisecond)
+	if len(n) != 1 || n[0]["line"] != strings.Join(trace, "\n") || n[0]["group"] != alertsPattern(trace[0]) {
+		t.Fatalf("%v\nwant the group %q", n, alertsPattern(trace[0]))
+	}
+	// The same trace again, its numbers changed: the same group, counted.
+	again := append([]string(nil), trace...)
+	again[0] = strings.NewReplacer("0", "1", "2", "3", "4", "5").Replace(again[0])
+	appendLines(t, path, again...)
+	appendLines(t, path, after...)
+	waitFor(t, "the repeat counted", func() bool { return ruleStatus(t, a, "jpa")["matches"] == 2.0 })
+	if n := h.received(); len(n) != 1 {
+		t.Fatalf("the repeat was notified: %v", n[1:])
+	}
+}
+
+func alertsPattern(line string) string { return string(alerts.Pattern(nil, []byte(line))) }

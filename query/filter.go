@@ -30,8 +30,13 @@ type Filter struct {
 	Units       []string
 	Identifiers []string
 
-	q, not []byte // lower-cased needles
-	re     *regexp.Regexp
+	q, not       []byte  // lower-cased needles
+	qFind, notIn *finder // and their finders
+	re           *regexp.Regexp
+	// rePrefix finds what every match of re starts with (its literal
+	// prefix, case-sensitive): a line without it is skipped without
+	// running re.
+	rePrefix *finder
 }
 
 // Key identifies the filter: requests with equal keys share a group.
@@ -85,17 +90,20 @@ func (f *Filter) Needle() []byte { return f.q }
 // match is the filter itself; detect says an unknown level is still to be
 // detected from the text. The cheap substring tests go first.
 func (f *Filter) match(text []byte, lv event.Level, detect bool, j *event.JournalFields) bool {
-	if f.q != nil && !containsFold(text, f.q) {
+	// A level already known is the cheapest test of all; one still to be
+	// detected costs more than the substring tests.
+	known := f.Level != event.LevelUnknown && (!detect || lv != event.LevelUnknown)
+	if known && lv < f.Level {
 		return false
 	}
-	if f.not != nil && containsFold(text, f.not) {
+	if f.qFind != nil && !f.qFind.in(text) {
 		return false
 	}
-	if f.Level != event.LevelUnknown {
-		if detect && lv == event.LevelUnknown {
-			lv = event.DetectLevel(text)
-		}
-		if lv < f.Level {
+	if f.notIn != nil && f.notIn.in(text) {
+		return false
+	}
+	if f.Level != event.LevelUnknown && !known {
+		if event.DetectLevel(text) < f.Level {
 			return false
 		}
 	}
@@ -103,7 +111,7 @@ func (f *Filter) match(text []byte, lv event.Level, detect bool, j *event.Journa
 		(len(f.Identifiers) > 0 && !slices.Contains(f.Identifiers, j.Identifier))) {
 		return false
 	}
-	if f.re != nil && !f.re.Match(text) {
+	if f.re != nil && (f.rePrefix != nil && !f.rePrefix.in(text) || !f.re.Match(text)) {
 		return false
 	}
 	return true
@@ -143,12 +151,14 @@ func (f *Filter) compileText() error {
 			return fmt.Errorf("%s is not valid UTF-8", p[0])
 		}
 	}
-	f.q, f.not, f.re = nil, nil, nil
+	f.q, f.not, f.qFind, f.notIn, f.re, f.rePrefix = nil, nil, nil, nil, nil, nil
 	if f.Q != "" {
 		f.q = []byte(strings.ToLower(f.Q))
+		f.qFind = newFinder(f.q, true)
 	}
 	if f.Not != "" {
 		f.not = []byte(strings.ToLower(f.Not))
+		f.notIn = newFinder(f.not, true)
 	}
 	if f.Re != "" {
 		re, err := regexp.Compile(f.Re)
@@ -156,9 +166,26 @@ func (f *Filter) compileText() error {
 			return fmt.Errorf("bad re: %s", OneLine(err.Error()))
 		}
 		f.re = re
+		if p, _ := re.LiteralPrefix(); p != "" {
+			f.rePrefix = newFinder([]byte(p), false)
+		}
 	}
 	return nil
 }
+
+// Absent reports whether none of the lines in text (a batch's lines, one
+// after the other) can pass the filter because a literal it requires (the
+// text of q=, the literal prefix of re=) is nowhere in text; false when
+// unsure. One search of a batch thus spares a
+// filter that holds for none of its lines a test per line, which is what
+// a rule that matches nothing costs.
+func (f *Filter) Absent(text []byte) bool {
+	return f.qFind != nil && f.qFind.absent(text) || f.rePrefix != nil && f.rePrefix.absent(text)
+}
+
+// HasLiteral reports whether Absent can ever tell: the filter requires a
+// literal (q=, or re= with a literal prefix).
+func (f *Filter) HasLiteral() bool { return f.qFind != nil || f.rePrefix != nil }
 
 // Format selects how events are written.
 type Format uint8
@@ -332,41 +359,6 @@ func OneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// containsFold reports whether s contains the lower-case needle, ignoring
-// ASCII case, without allocating. Non-ASCII bytes must match exactly, which
-// is right for the lower-case forms of most scripts' log text.
-func containsFold(s, needle []byte) bool {
-	n := len(needle)
-	if n == 0 {
-		return true
-	}
-	first := needle[0]
-	upper := first
-	if first >= 'a' && first <= 'z' {
-		upper = first - 'a' + 'A'
-	}
-	for i := 0; i+n <= len(s); i++ {
-		c := s[i]
-		if c != first && c != upper {
-			continue
-		}
-		j := 1
-		for ; j < n; j++ {
-			c := s[i+j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != needle[j] {
-				break
-			}
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
 }
 
 // parseWindow reads since= and until=: an RFC 3339 time, or a duration

@@ -46,7 +46,7 @@ func TestContainsFold(t *testing.T) {
 		{"Ünïcode", "ünï", false}, // non-ASCII is matched exactly
 		{"ünïcode", "ünï", true},
 	} {
-		if got := containsFold([]byte(c.s), []byte(c.needle)); got != c.want {
+		if got := newFinder([]byte(c.needle), true).in([]byte(c.s)); got != c.want {
 			t.Errorf("containsFold(%q, %q) = %v", c.s, c.needle, got)
 		}
 	}

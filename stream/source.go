@@ -33,9 +33,12 @@ type Source struct {
 	startKey []byte // key of the last line before following began
 	lastKey  []byte // key of the last committed event; nil when it had none
 
-	direct   directWriter             // owned by the producer goroutine
-	sel      []*event.Event           // commit's scratch, hub.mu held
-	spans    []frameSpan              // encode's scratch, producer-owned
+	direct   directWriter      // owned by the producer goroutine
+	sel      []*event.Event    // commit's scratch, hub.mu held
+	spans    []frameSpan       // encode's scratch, producer-owned
+	matchM   map[*group][]bool // matchGroups' scratch, producer-owned
+	matchB   []bool
+	text     []byte                   // matchGroups' scratch: the batch's lines, one after the other
 	snap     atomic.Pointer[[]*group] // groups as of the last change, read by workers
 	watchers atomic.Int64             // nclients, read by the producer without the lock
 	lines    atomic.Uint64
@@ -133,7 +136,7 @@ func (s *Source) publish(ctx context.Context, lines []event.Line) error {
 	if p := s.snap.Load(); p != nil {
 		groups = *p
 	}
-	matches := matchGroups(groups, events)
+	matches := s.matchGroups(groups, events)
 	<-s.hub.sem
 	s.commit(events, matches)
 	s.direct.flush(s.hub)
@@ -288,19 +291,86 @@ func (s *Source) PublishMetric(t time.Time, sample []byte) {
 }
 
 // matchGroups runs each distinct filter once over the batch. Groups with no
-// filter match everything and get no entry.
-func matchGroups(groups []*group, events []event.Event) map[*group][]bool {
-	var out map[*group][]bool
+// filter match everything and get no entry. The map and the selections
+// are the producer's scratch, valid until its next batch: a source whose
+// only readers are rules' taps runs their filters on every batch, and
+// should not allocate for it. A filter that requires a literal the
+// batch's lines hold nowhere matches none of them: one search of the
+// lines, one after the other, tells (query.Filter.Absent), rather than a
+// search per line; so does a level no line reaches.
+func (s *Source) matchGroups(groups []*group, events []event.Event) map[*group][]bool {
+	need := 0
+	for _, g := range groups {
+		if g.key != "" {
+			need += len(events)
+		}
+	}
+	if need == 0 {
+		return nil
+	}
+	if s.matchM == nil {
+		s.matchM = make(map[*group][]bool, len(groups))
+	}
+	clear(s.matchM)
+	if cap(s.matchB) < need {
+		s.matchB = make([]bool, need)
+	}
+	buf := s.matchB[:need]
+	var text []byte // the lines, made for the first filter with a literal
 	for _, g := range groups {
 		if g.key == "" {
 			continue
 		}
-		if out == nil {
-			out = make(map[*group][]bool, len(groups))
+		m := buf[:len(events):len(events)]
+		buf = buf[len(events):]
+		none := noneAtLevel(g.filter.Level, events)
+		if !none && g.filter.HasLiteral() {
+			if text == nil {
+				text = s.lineText(events)
+			}
+			none = g.filter.Absent(text)
 		}
-		out[g] = matchGroup(g, events)
+		if none {
+			clear(m)
+		} else {
+			for i := range events {
+				m[i] = matches(g.filter, &events[i])
+			}
+		}
+		s.matchM[g] = m
 	}
-	return out
+	return s.matchM
+}
+
+// lineText returns the batch's lines one after the other, each ending with a
+// newline, in the producer's scratch. A frame's id (a durable key of
+// letters, digits and punctuation) would put most bytes in every batch.
+func (s *Source) lineText(events []event.Event) []byte {
+	b := s.text[:0]
+	for i := range events {
+		b = append(b, events[i].Line...)
+		b = append(b, '\n')
+	}
+	if cap(b) <= 1<<20 {
+		s.text = b
+	}
+	return b
+}
+
+// noneAtLevel reports whether no line of the batch is at lv or above:
+// the levels are known, so this is the cheapest test a filter with a
+// level has, before any search of the text. Metric samples pass level
+// filters (see matches), so a batch with one is never "none".
+func noneAtLevel(lv event.Level, events []event.Event) bool {
+	if lv == event.LevelUnknown {
+		return false
+	}
+	for i := range events {
+		if e := &events[i]; e.Kind != event.KindLine || e.Level >= lv {
+			return false
+		}
+	}
+	return true
 }
 
 func matchGroup(g *group, events []event.Event) []bool {

@@ -136,3 +136,36 @@ func lineTexts(evs []*event.Event) []string {
 	}
 	return out
 }
+
+// A batch whose lines hold a filter's literal nowhere is ruled out by one
+// search of its lines; one that holds it, in any case, anywhere, still
+// matches line by line, whichever byte of the literal the search has come
+// to look for (it moves on when lines hold a byte too often).
+func TestMatchGroupsRulesOutBatchesWithoutTheLiteral(t *testing.T) {
+	h := New(Options{})
+	s := h.Source("app", KindFile)
+	for _, f := range []*query.Filter{{Q: "Panic:"}, {Re: "segfault at [0-9a-f]+"}, {Q: "refused", Level: event.LevelWarn}} {
+		if err := f.Compile(); err != nil {
+			t.Fatal(err)
+		}
+		g := &group{key: f.Key(), filter: f}
+		for batch := range 40 {
+			lines := make([]event.Line, 100)
+			want := -1
+			for i := range lines {
+				lines[i] = event.Line{Text: []byte(fmt.Sprintf(`%d level=info msg="bench line" pad=xxxx`, i)), Key: []byte(fmt.Sprintf("fk%d:0.%d", batch, i))}
+			}
+			if batch%3 == 0 {
+				want = batch % 100
+				lines[want].Text = []byte(fmt.Sprintf("WARN x PANIC: segfault at 7f REFUSED %d", batch))
+			}
+			events := s.encode(lines, true)
+			m := s.matchGroups([]*group{g}, events)[g]
+			for i, ok := range m {
+				if ok != (i == want) {
+					t.Fatalf("filter %s, batch %d: line %d matched %v (the line holding the literal: %d)", f, batch, i, ok, want)
+				}
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@
 // js/sources.js the sources panel, js/auth.js the token prompt,
 // js/agentdisk.js the reads of the past from disk (Download, Load older),
 // js/timeline.js the bar chart of counts over time above the log view.
+// js/alerts.js the alert rules' panel.
 // The hub's page (fleet.js) is the same log view, filters and reader.
 //
 // Log text is only ever put in the page with textContent / text nodes: lines
@@ -24,6 +25,7 @@ import { wireFilters, setRange } from "./js/filters.js";
 import { wireTimeline, loadTimeline, timelineEvent } from "./js/timeline.js";
 import * as disk from "./js/agentdisk.js";
 import { METRIC_TAIL, addSample, resetSamples, scheduleDraw } from "./js/charts.js";
+import { loadAlerts } from "./js/alerts.js";
 
 const stream = new Stream({ status: setConn, headers: authHeaders, auth: askToken });
 
@@ -159,6 +161,8 @@ async function init() {
   logview.showLook();
   await loadSources();
   showView(st.view);
+  loadAlerts();
+  setInterval(() => { if ($("alerts-box").open || $("alerts-box").hidden) loadAlerts(); }, 5000);
   setInterval(async () => {
     if (await loadSources()) {
       // Sources were added or removed (a reload): follow the new set.
