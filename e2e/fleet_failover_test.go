@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -390,7 +391,10 @@ fleet:
 	// The meta group has failed over once a live server leads it (polled:
 	// each server answers its monitoring port itself, leader or not).
 	killed, metaBack := make(chan time.Time, 1), make(chan time.Time, 1)
-	go func() {
+	end := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(end); wg.Wait() }) // before the cluster's
+	wg.Go(func() {
 		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Error(err)
@@ -400,22 +404,32 @@ fleet:
 		tick := time.NewTicker(time.Second / rate)
 		defer tick.Stop()
 		for i := range total {
-			<-tick.C
-			fmt.Fprintf(f, "line %d\n", i)
-			if i == total/2 {
-				victim.kill()
-				killed <- time.Now()
-				go func() {
-					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-						if m := cl.metaLeader(); m != "" && m != victim.name {
-							metaBack <- time.Now()
-							return
-						}
-					}
-				}()
+			select {
+			case <-end:
+				return
+			case <-tick.C:
 			}
+			fmt.Fprintf(f, "line %d\n", i)
+			if i != total/2 {
+				continue
+			}
+			victim.kill()
+			killed <- time.Now()
+			wg.Go(func() {
+				for {
+					if m := cl.metaLeader(); m != "" && m != victim.name {
+						metaBack <- time.Now()
+						return
+					}
+					select {
+					case <-end:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			})
 		}
-	}()
+	})
 
 	var stall time.Duration
 	var last, gapFrom, gapTo, killedAt, metaAt time.Time
