@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,9 +56,10 @@ func startNATSCluster(t *testing.T) *natsCluster {
 	t.Helper()
 	bin := buildNATS(t)
 	c := &natsCluster{t: t}
+	ports := freePorts(t, 9)
 	var routes []string
 	for i := range 3 {
-		n := &clusterNode{name: fmt.Sprintf("n%d", i+1), port: freePort(t), mport: freePort(t), rport: freePort(t), logs: &logBuffer{}}
+		n := &clusterNode{name: fmt.Sprintf("n%d", i+1), port: ports[3*i], mport: ports[3*i+1], rport: ports[3*i+2], logs: &logBuffer{}}
 		c.nodes = append(c.nodes, n)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", n.rport))
 	}
@@ -102,6 +104,22 @@ func startNATSCluster(t *testing.T) *natsCluster {
 		return true
 	})
 	return c
+}
+
+// freePorts returns n distinct free ports: each is held until all are
+// found (freePort, one at a time, can give the same port twice).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 func tail(s string, n int) string {
