@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,9 +56,10 @@ func startNATSCluster(t *testing.T) *natsCluster {
 	t.Helper()
 	bin := buildNATS(t)
 	c := &natsCluster{t: t}
+	ports := freePorts(t, 9)
 	var routes []string
 	for i := range 3 {
-		n := &clusterNode{name: fmt.Sprintf("n%d", i+1), port: freePort(t), mport: freePort(t), rport: freePort(t), logs: &logBuffer{}}
+		n := &clusterNode{name: fmt.Sprintf("n%d", i+1), port: ports[3*i], mport: ports[3*i+1], rport: ports[3*i+2], logs: &logBuffer{}}
 		c.nodes = append(c.nodes, n)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", n.rport))
 	}
@@ -101,6 +104,22 @@ func startNATSCluster(t *testing.T) *natsCluster {
 		return true
 	})
 	return c
+}
+
+// freePorts returns n distinct free ports: each is held until all are
+// found (freePort, one at a time, can give the same port twice).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 func tail(s string, n int) string {
@@ -390,7 +409,10 @@ fleet:
 	// The meta group has failed over once a live server leads it (polled:
 	// each server answers its monitoring port itself, leader or not).
 	killed, metaBack := make(chan time.Time, 1), make(chan time.Time, 1)
-	go func() {
+	end := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(end); wg.Wait() }) // before the cluster's
+	wg.Go(func() {
 		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Error(err)
@@ -400,22 +422,32 @@ fleet:
 		tick := time.NewTicker(time.Second / rate)
 		defer tick.Stop()
 		for i := range total {
-			<-tick.C
-			fmt.Fprintf(f, "line %d\n", i)
-			if i == total/2 {
-				victim.kill()
-				killed <- time.Now()
-				go func() {
-					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-						if m := cl.metaLeader(); m != "" && m != victim.name {
-							metaBack <- time.Now()
-							return
-						}
-					}
-				}()
+			select {
+			case <-end:
+				return
+			case <-tick.C:
 			}
+			fmt.Fprintf(f, "line %d\n", i)
+			if i != total/2 {
+				continue
+			}
+			victim.kill()
+			killed <- time.Now()
+			wg.Go(func() {
+				for {
+					if m := cl.metaLeader(); m != "" && m != victim.name {
+						metaBack <- time.Now()
+						return
+					}
+					select {
+					case <-end:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			})
 		}
-	}()
+	})
 
 	var stall time.Duration
 	var last, gapFrom, gapTo, killedAt, metaAt time.Time

@@ -37,12 +37,12 @@ import (
 //     messages after the last one, and its info says some of them are
 //     pending, or does not come.
 //
-// A try to create a consumer waits readerCreateTimeout for the answer,
-// twice that for the next tries; a try that fails is followed by another
-// under a new name, so that a placement on a dead server costs one short
-// try, not the view. (Not longer: a request made while the meta group has
-// no leader is never answered, and the first one after its election should
-// follow it closely.)
+// A try to create a consumer waits readerCreateTimeout for the answer (the
+// first two; the next ones twice that); a try that fails is followed by
+// another under a new name, so that a placement on a dead server costs one
+// short try, not the view. (Not longer: a request made while the meta
+// group has no leader is never answered, and the first one after its
+// election should follow it closely.)
 type reader struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
@@ -81,7 +81,7 @@ type reader struct {
 const (
 	readerHeartbeat = time.Second
 	// An answer within a second is the norm even on a loaded cluster; a
-	// slower one costs a try, not the consumer (the next waits longer).
+	// slower one costs a try, not the consumer (later tries wait longer).
 	readerCreateTimeout = time.Second
 	readerInfoTimeout   = time.Second
 	readerIdleCheck     = 3 * time.Second
@@ -296,12 +296,16 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 					if r.resets != nil {
 						r.resets.Add(1)
 					}
-					r.deletes.Go(func() { r.delete(old) })
+					name := old.CachedInfo().Name
+					r.deletes.Go(func() { r.delete(name) })
 				}
 				return info, nil
 			}
-			r.deletes.Go(func() { r.delete(cons) })
 		}
+		// Whatever became of it (a try may be answered too late), this
+		// name is not used again.
+		name := cfg.Name
+		r.deletes.Go(func() { r.delete(name) })
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -319,8 +323,8 @@ func (r *reader) replace(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, time.Second)
-		} else {
-			timeout = min(2*timeout, 2*time.Second)
+		} else if try >= 2 {
+			timeout = 2 * readerCreateTimeout
 		}
 	}
 }
@@ -379,12 +383,12 @@ func (r *reader) replaceLater(serial uint64) {
 	}
 }
 
-// delete removes a replaced consumer when the cluster answers within a
-// second; otherwise the server's inactivity limit removes it.
-func (r *reader) delete(cons jetstream.Consumer) {
+// delete removes a consumer the reader no longer uses when the cluster
+// answers within a second; otherwise the server's inactivity limit does.
+func (r *reader) delete(name string) {
 	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	defer cancel()
-	_ = r.js.DeleteConsumer(ctx, r.stream, cons.CachedInfo().Name)
+	_ = r.js.DeleteConsumer(ctx, r.stream, name)
 }
 
 // consumerName is a new consumer name: a new name is placed anew by the
