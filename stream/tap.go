@@ -106,6 +106,15 @@ func (s *Source) TapKey(key []byte, buffer int) *Tap {
 	}
 	t.last = s.lastID.Load()
 	t.lastKey = s.lastKey
+	t.seekKeyLocked(s, key)
+	t.registerLocked()
+	return t
+}
+
+// seekKeyLocked places the tap right after key: in the replay buffer, else
+// in the source's past; when neither knows the key it reports false and
+// the tap starts with a gap of unknown size. hub.mu held.
+func (t *Tap) seekKeyLocked(s *Source, key []byte) bool {
 	r := s.ring
 	switch i := r.findKey(string(key)); {
 	case i > 0:
@@ -116,9 +125,9 @@ func (s *Source) TapKey(key []byte, buffer int) *Tap {
 		t.startReadLocked(key)
 	default:
 		t.missed = -1
+		return false
 	}
-	t.registerLocked()
-	return t
+	return true
 }
 
 // TapOptions configure a filtered tap (TapFiltered). Every zero value
@@ -159,16 +168,7 @@ func (s *Source) TapFiltered(key []byte, o TapOptions) *Tap {
 	t.through = bytes.Clone(s.through())
 	if key != nil {
 		t.through = bytes.Clone(key)
-		r := s.ring
-		switch i := r.findKey(string(key)); {
-		case i > 0:
-			t.last = r.at(i - 1).ID
-			t.lastKey = r.at(i - 1).Key
-			t.resumeLocked()
-		case canResume(s, key):
-			t.startReadLocked(key)
-		default:
-			t.missed = -1
+		if !t.seekKeyLocked(s, key) {
 			t.through = bytes.Clone(s.through())
 		}
 	}
